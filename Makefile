@@ -1,0 +1,30 @@
+# The two commands a new user types: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(INSTALLED)  ## render projects/demo/build/final.mp4
+	cd projects/demo && ../../$(BIN)/snakemake --cores all
+	$(BIN)/reelmake probe projects/demo/build/final.mp4 --decode none \
+		| $(BIN)/python -c "import json,sys; r=json.load(sys.stdin); print('demo: %sx%s, %.1f s, %s+%s -> projects/demo/build/final.mp4' % (r['width'], r['height'], r['duration_s'], r['video_codec'], r['audio_codec']))"
+
+lint: $(INSTALLED)  ## ruff, snakefmt and Snakemake's own linter
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/snakefmt --check Snakefile rules src/reelmake/templates/project/Snakefile
+	cd projects/demo && ../../$(BIN)/snakemake --lint --cores 1 > /dev/null
+
+test: lint  ## the whole test suite
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf projects/demo/build projects/demo/logs projects/demo/.snakemake

@@ -1,0 +1,18 @@
+rule compose:
+    input:
+        composition=str(COMPOSITION),
+        clips=scene_files("clip.mp4"),
+        narrations=scene_files("narration.wav"),
+        timings=scene_files("timing.json"),
+    output:
+        video="build/final.mp4",
+        srt="build/final.srt",
+        manifest="build/manifest.json",
+    log:
+        "logs/compose.log",
+    threads: 2
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    script:
+        "../scripts/compose.py"

@@ -1,0 +1,97 @@
+"""The `reelmake` command: new, check, render, probe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from reelmake import __version__
+from reelmake.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reelmake", description="A build system for video.")
+    parser.add_argument("--version", action="version", version=f"reelmake {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    new = commands.add_parser(
+        "new", help="create a project folder: Snakefile, script.md, config.yaml, assets/"
+    )
+    new.add_argument("path", type=Path)
+    new.set_defaults(run=cmd_new)
+
+    check = commands.add_parser("check", help="validate the script and assets without rendering")
+    check.add_argument("path", type=Path, nargs="?", default=Path("."))
+    check.set_defaults(run=cmd_check)
+
+    render = commands.add_parser("render", help="build the video, with a progress bar")
+    render.add_argument("path", type=Path, nargs="?", default=Path("."))
+    render.add_argument("--cores", type=int, default=0, help="CPU cores to use (default: all)")
+    render.add_argument("-n", "--dry-run", action="store_true", help="show what would be rendered")
+    render.set_defaults(run=cmd_render)
+
+    probe = commands.add_parser("probe", help="print the validation report of an MP4 as JSON")
+    probe.add_argument("file", type=Path)
+    probe.add_argument(
+        "--decode", choices=["full", "none"], default="full", help="decode every frame (default)"
+    )
+    probe.set_defaults(run=cmd_probe)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as error:
+        print(f"reelmake: error: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    target: Path = args.path
+    if target.exists() and any(target.iterdir()):
+        raise UserError(f"{target} already exists and is not empty; choose a new folder.")
+    template = Path(str(files("reelmake") / "templates" / "project"))
+    shutil.copytree(template, target, dirs_exist_ok=True)
+    (target / "assets" / ".keep").unlink(missing_ok=True)
+    print(f"Created {target}: edit script.md, put images and clips in assets/, then run")
+    print(f"  cd {target} && snakemake --cores 8      (or: reelmake render {target})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from reelmake.plan import plan_project
+
+    plan = plan_project(args.path)
+    s = plan.settings
+    print(
+        f"{plan.script_file}: '{plan.title}', {len(plan.scenes)} scenes, {s['width']}x{s['height']} {s['fps']} fps"
+    )
+    for scene in plan.scenes:
+        asset = scene.spec.get("asset", {}).get("path", "")
+        print(f"  {scene.index:>3}  {scene.hash}  {scene.kind:<5}  {scene.title}  {asset}".rstrip())
+    print("OK")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from reelmake.plan import plan_project
+    from reelmake.render import render
+
+    project = args.path.resolve()
+    plan_project(project)  # clear errors before Snakemake starts
+    return render(project, cores=args.cores or None, dry_run=args.dry_run)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from reelmake.probe import probe
+
+    report = probe(args.file, decode=args.decode)
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Files appear complete or not at all: write to a temporary name beside the target, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it to ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_if_changed(path: str | os.PathLike[str], content: bytes) -> bool:
+    """Write ``content`` atomically unless the file already holds exactly it (keeps its mtime)."""
+    target = Path(path)
+    with contextlib.suppress(OSError):
+        if target.read_bytes() == content:
+            return False
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(content)
+    return True

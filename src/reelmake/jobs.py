@@ -1,0 +1,127 @@
+"""What each Snakemake rule does, as plain functions of paths; ``run_job`` adds logging and clean errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reelmake.errors import UserError
+from reelmake.ffmpeg import RenderError
+from reelmake.fsutil import atomic_output
+
+log = logging.getLogger("reelmake")
+
+
+def run_job(log_file: str, job: Callable[..., Any], **paths: Any) -> None:
+    """Run one rule's job with its log file; a known failure becomes one clear line and exit status 1."""
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=log_file, filemode="w", level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    log.info("%s(%s)", job.__name__, paths)
+    try:
+        job(**paths)
+    except (UserError, RenderError) as error:
+        log.error("%s", error)
+        print(f"reelmake: {error}", file=sys.stderr)
+        sys.exit(1)
+    log.info("done")
+
+
+def _spec(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_canonical_script(source: str, out: str) -> None:
+    """script.md (or script.yaml) → build/script.yaml, the canonical, schema-valid form."""
+    from reelmake.script import load_script
+
+    script = load_script(Path(source))
+    text = yaml.safe_dump(script.to_canonical(), sort_keys=False, allow_unicode=True, width=100)
+    with atomic_output(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def render_scene_image(spec: str, out: str) -> None:
+    """The scene's picture: a typeset slide, a fitted photo with its title, or a title overlay for a clip."""
+    from reelmake import visuals
+
+    data = _spec(spec)
+    width, height = data["width"], data["height"]
+    if data["kind"] == "slide":
+        visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
+    elif data["kind"] == "image":
+        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), data["title"])
+    else:
+        visuals.render_title_overlay(data["title"], width, height, Path(out))
+
+
+def render_narration(spec: str, wav: str, timing: str) -> None:
+    """Speak the scene's narration sentence by sentence; write the WAV and the sentence timings."""
+    from reelmake.speech import cues_to_json, engine_for, narrate, write_wav
+
+    data = _spec(spec)
+    speech = data.get("speech")
+    engine = engine_for(speech["voice"], speech["speed"]) if speech else None
+    narration = narrate(
+        data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"], engine=engine
+    )
+    write_wav(narration.samples, Path(wav))
+    with atomic_output(timing) as tmp:
+        tmp.write_text(json.dumps(cues_to_json(narration), indent=1, ensure_ascii=False))
+    log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
+
+
+def render_scene_clip(spec: str, image: str, timing: str, out: str, asset: str | None = None) -> None:
+    """The scene's video-only segment, exactly as many frames as its narration lasts."""
+    from reelmake.clips import render_still_clip, render_video_clip
+
+    data = _spec(spec)
+    frames = json.loads(Path(timing).read_text())["frames"]
+    if asset is None:
+        render_still_clip(Path(image), frames, data["fps"], Path(out))
+    else:
+        render_video_clip(
+            Path(asset),
+            Path(image),
+            frames,
+            data["fps"],
+            data["width"],
+            data["height"],
+            data["fit"],
+            Path(out),
+        )
+
+
+def compose_final(
+    composition: str,
+    clips: list[str],
+    narrations: list[str],
+    timings: list[str],
+    video: str,
+    srt: str,
+    manifest: str,
+) -> None:
+    """Join every scene into the final video, with captions and the manifest."""
+    from reelmake.compose import SceneMedia, compose
+
+    plan = json.loads(Path(composition).read_text(encoding="utf-8"))
+    scenes = [
+        SceneMedia(s["index"], s["id"], s["title"], s["hash"], Path(c), Path(n), Path(t))
+        for s, c, n, t in zip(plan["scenes"], clips, narrations, timings, strict=True)
+    ]
+    result = compose(
+        plan, scenes, video=Path(video), srt=Path(srt), manifest=Path(manifest), work=Path("build/compose")
+    )
+    log.info(
+        "%.2f s, %d bytes, composed in %.2f s",
+        result["duration_s"],
+        result["size_bytes"],
+        result["composition_s"],
+    )

@@ -1,0 +1,140 @@
+"""Narration: text → sentences → speech, with each sentence's time, padded to whole video frames."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from reelmake.fsutil import atomic_output
+
+SAMPLE_RATE = 48_000
+LEAD_S = 0.3  # silence before the first sentence, so a cut never clips a word
+GAP_S = 0.3  # between sentences
+TAIL_S = 0.6  # after the last sentence
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"')\]”’]*\s+")
+
+
+class SpeechEngine(Protocol):
+    """What reelmake needs from a TTS engine: float32 mono samples in [-1, 1] at ``sample_rate``."""
+
+    sample_rate: int
+
+    def synthesize(self, text: str) -> np.ndarray: ...
+
+
+class HibariEngine:
+    """hibari-tts: offline neural TTS whose default voice ships in the wheel."""
+
+    def __init__(self, voice: str = "heart", speed: float = 1.0) -> None:
+        from hibari import Hibari
+
+        # Only the bundled voice: any other would be downloaded, and renders never touch the network.
+        if voice != "heart":
+            raise ValueError(f"voice {voice!r} is not bundled with hibari-tts; use 'heart'")
+        self._tts = Hibari()
+        self._speed = speed
+        self.sample_rate = 24_000
+
+    def synthesize(self, text: str) -> np.ndarray:
+        return np.asarray(self._tts(text, speed=self._speed, seed=0), dtype=np.float32)
+
+
+@functools.cache
+def engine_for(voice: str, speed: float) -> SpeechEngine:
+    return HibariEngine(voice, speed)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A sentence and when it is spoken, in seconds from the scene's start."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Narration:
+    """A scene's audio: samples at SAMPLE_RATE filling exactly ``frames`` video frames."""
+
+    samples: np.ndarray
+    frames: int
+    cues: tuple[Cue, ...]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a narration, in order, without empty pieces."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def narrate(text: str, *, fps: int, min_duration_s: float, engine: SpeechEngine | None) -> Narration:
+    """Speak each sentence, lay them out with pauses, and pad to a whole number of frames."""
+    pieces: list[np.ndarray] = []
+    cues: list[Cue] = []
+    cursor = 0
+    sentences = split_sentences(text)
+    if sentences:
+        if engine is None:
+            raise ValueError("a scene with narration needs a speech engine")
+        cursor = _silence(pieces, LEAD_S, cursor)
+        for i, sentence in enumerate(sentences):
+            audio = _to_rate(engine.synthesize(sentence), engine.sample_rate)
+            pieces.append(audio)
+            cues.append(Cue(cursor / SAMPLE_RATE, (cursor + len(audio)) / SAMPLE_RATE, sentence))
+            cursor += len(audio)
+            cursor = _silence(pieces, GAP_S if i < len(sentences) - 1 else TAIL_S, cursor)
+    samples_per_frame = SAMPLE_RATE // fps
+    needed = max(cursor, math.ceil(min_duration_s * SAMPLE_RATE), samples_per_frame)
+    frames = math.ceil(needed / samples_per_frame)
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    samples = np.pad(samples, (0, frames * samples_per_frame - len(samples)))
+    return Narration(samples.astype(np.float32), frames, tuple(cues))
+
+
+def write_wav(samples: np.ndarray, path: Path) -> None:
+    """16-bit mono PCM WAV at SAMPLE_RATE, written atomically."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype("<i2")
+    with atomic_output(path) as tmp, wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm.tobytes())
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """float32 samples of a WAV written by :func:`write_wav`."""
+    with wave.open(str(path), "rb") as src:
+        if (src.getnchannels(), src.getsampwidth(), src.getframerate()) != (1, 2, SAMPLE_RATE):
+            raise ValueError(f"{path}: expected 16-bit mono {SAMPLE_RATE} Hz")
+        return np.frombuffer(src.readframes(src.getnframes()), dtype="<i2").astype(np.float32) / 32767
+
+
+def cues_to_json(narration: Narration) -> dict[str, object]:
+    return {
+        "frames": narration.frames,
+        "samples": len(narration.samples),
+        "sample_rate": SAMPLE_RATE,
+        "cues": [asdict(c) for c in narration.cues],
+    }
+
+
+def _silence(pieces: list[np.ndarray], seconds: float, cursor: int) -> int:
+    count = max(0, round(seconds * SAMPLE_RATE))
+    pieces.append(np.zeros(count, np.float32))
+    return cursor + count
+
+
+def _to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE:
+        return audio
+    from scipy.signal import resample_poly
+
+    common = math.gcd(rate, SAMPLE_RATE)
+    return resample_poly(audio, SAMPLE_RATE // common, rate // common).astype(np.float32)

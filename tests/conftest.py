@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny real projects (320x180, short scenes) rendered with the real workflow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+import yaml
+from PIL import Image, ImageDraw
+
+from reelmake.cli import main as reelmake_main
+
+SMALL = {"width": 320, "height": 180}
+
+
+@dataclass
+class Project:
+    """A project folder made by `reelmake new`, built with the real `snakemake`."""
+
+    path: Path
+
+    def write_script(self, text: str) -> None:
+        (self.path / "script.md").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+            cwd=self.path, capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        return result
+
+    def scene_files(self) -> dict[str, int]:
+        """Every per-scene output and its mtime (ns)."""
+        return {
+            str(p.relative_to(self.path)): p.stat().st_mtime_ns
+            for p in sorted((self.path / "build" / "scenes").glob("*/*"))
+        }
+
+    def manifest(self) -> dict:
+        import json
+
+        return json.loads((self.path / "build" / "manifest.json").read_text())
+
+
+@pytest.fixture
+def new_project(tmp_path: Path) -> Callable[..., Project]:
+    """Make a small project: ``new_project(script_text, **settings)``."""
+
+    def make(script: str, **settings: object) -> Project:
+        folder = tmp_path / "proj"
+        assert reelmake_main(["new", str(folder)]) == 0
+        (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, **settings}))
+        project = Project(folder)
+        project.write_script(script)
+        return project
+
+    return make
+
+
+def make_image(path: Path, size: tuple[int, int], color: tuple[int, int, int], mode: str = "RGB") -> Path:
+    """A test photo: a solid colour with a white disc, so fitting and content are both visible."""
+    img = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.ellipse((w * 0.3, h * 0.3, w * 0.7, h * 0.7), fill=(255, 255, 255))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.convert(mode).save(path)
+    return path
+
+
+def make_video(path: Path, seconds: float, size: str = "240x160", rate: int = 25) -> Path:
+    """A test clip from ffmpeg's test source (with a tone), any size and rate."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
