@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import yaml
-from PIL import Image, ImageDraw
 
 from reelmake.cli import main as reelmake_main
 
@@ -65,27 +63,3 @@ def new_project(tmp_path: Path) -> Callable[..., Project]:
         return project
 
     return make
-
-
-def make_image(path: Path, size: tuple[int, int], color: tuple[int, int, int], mode: str = "RGB") -> Path:
-    """A test photo: a solid colour with a white disc, so fitting and content are both visible."""
-    img = Image.new("RGB", size, color)
-    draw = ImageDraw.Draw(img)
-    w, h = size
-    draw.ellipse((w * 0.3, h * 0.3, w * 0.7, h * 0.7), fill=(255, 255, 255))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.convert(mode).save(path)
-    return path
-
-
-def make_video(path: Path, seconds: float, size: str = "240x160", rate: int = 25) -> Path:
-    """A test clip from ffmpeg's test source (with a tone), any size and rate."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path

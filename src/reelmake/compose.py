@@ -90,7 +90,7 @@ def compose(
         run_ffmpeg(
             ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(track),
              "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-             "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2", "-ar", str(SAMPLE_RATE),
+             "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE),
              "-metadata", f"title={composition['title']}", "-movflags", "+faststart", str(tmp)],
             what="joining the scenes",
         )  # fmt: skip

@@ -335,11 +335,13 @@ class FontStack:
         max_lines: int | None = None,
         weight: int = REGULAR,
         line_spacing: float = 1.3,
+        balance: bool = False,
     ) -> TextBlock:
         """Auto-size ``text`` into a box: the largest size from ``max_size`` down to ``min_size`` that fits.
 
         Below the floor the text is cut, with an ellipsis, to the lines that fit (never more than
-        ``max_lines``, and at least one line even if that one is taller than the box).
+        ``max_lines``, and at least one line even if that one is taller than the box). ``balance``
+        evens out line lengths (for titles: no lone last word).
         """
         text = _collapse(text)
         rtl = is_rtl(text)
@@ -364,6 +366,17 @@ class FontStack:
         if len(lines) > limit:
             lines = lines[:limit]
             lines[-1] = self._ellipsize(lines[-1], size, width, weight, rtl)
+        elif balance and len(lines) > 1:
+            # The narrowest measure that keeps the same number of lines.
+            count = len(lines)
+            narrow, wide = width / count, width
+            while wide - narrow > 1:
+                middle = (narrow + wide) / 2
+                if len(self.wrap(text, size, middle, weight=weight, rtl=rtl, max_lines=count)) <= count:
+                    wide = middle
+                else:
+                    narrow = middle
+            lines = self.wrap(text, size, wide, weight=weight, rtl=rtl)
         laid_out = tuple(self.layout(line, size, weight, rtl) for line in lines)
         return TextBlock(laid_out, size, math.ceil(size * line_spacing), rtl)
 

@@ -7,6 +7,7 @@ different, which keeps unchanged scenes' mtimes (no rebuild cascade through Snak
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
@@ -22,7 +24,8 @@ from reelmake.schemas import schema_errors, with_defaults
 from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
-RENDERER_VERSION = "1"
+# Modules whose code shapes a scene's media: editing any of them re-renders every scene.
+RENDERER_MODULES = ("assets", "clips", "fonts", "speech", "visuals")
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 
@@ -70,6 +73,15 @@ class Plan:
         }
 
 
+@functools.cache
+def renderer_version() -> str:
+    """reelmake's version plus a digest of the scene-rendering code."""
+    digest = hashlib.sha256()
+    for name in RENDERER_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
 def spec_path(scene_hash: str) -> Path:
     return BUILD / "specs" / f"{scene_hash}.json"
 
@@ -107,7 +119,7 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     settings = load_settings(project, script, overrides)
     cache = AssetCache(project / BUILD / "cache" / "assets.json")
     common = {
-        "renderer": RENDERER_VERSION,
+        "renderer": renderer_version(),
         "width": settings["width"],
         "height": settings["height"],
         "fps": settings["fps"],

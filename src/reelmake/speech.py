@@ -15,9 +15,11 @@ import numpy as np
 from reelmake.fsutil import atomic_output
 
 SAMPLE_RATE = 48_000
-LEAD_S = 0.3  # silence before the first sentence, so a cut never clips a word
-GAP_S = 0.3  # between sentences
-TAIL_S = 0.6  # after the last sentence
+LEAD_S = 0.25  # silence before the first sentence, so a cut never clips a word
+GAP_S = 0.35  # between sentences
+TAIL_S = 0.5  # after the last sentence
+SILENCE_DB = -50.0  # TTS output is trimmed to where it rises above this...
+EDGE_S = 0.04  # ...keeping this much, so cue times are when speech is heard
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"')\]”’]*\s+")
 
 
@@ -85,7 +87,7 @@ def narrate(text: str, *, fps: int, min_duration_s: float, engine: SpeechEngine 
             raise ValueError("a scene with narration needs a speech engine")
         cursor = _silence(pieces, LEAD_S, cursor)
         for i, sentence in enumerate(sentences):
-            audio = _to_rate(engine.synthesize(sentence), engine.sample_rate)
+            audio = _trim(_to_rate(engine.synthesize(sentence), engine.sample_rate))
             pieces.append(audio)
             cues.append(Cue(cursor / SAMPLE_RATE, (cursor + len(audio)) / SAMPLE_RATE, sentence))
             cursor += len(audio)
@@ -129,6 +131,15 @@ def _silence(pieces: list[np.ndarray], seconds: float, cursor: int) -> int:
     count = max(0, round(seconds * SAMPLE_RATE))
     pieces.append(np.zeros(count, np.float32))
     return cursor + count
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    """Cut the engine's own leading and trailing silence; our pauses are laid out explicitly."""
+    loud = np.flatnonzero(np.abs(audio) > 10 ** (SILENCE_DB / 20))
+    if loud.size == 0:
+        return audio[:0]
+    edge = round(EDGE_S * SAMPLE_RATE)
+    return audio[max(0, loud[0] - edge) : loud[-1] + 1 + edge]
 
 
 def _to_rate(audio: np.ndarray, rate: int) -> np.ndarray:

@@ -1,0 +1,203 @@
+"""Still frames for scenes: typeset slides, pictures fitted to the frame, and lower-third title overlays.
+
+Every function writes a PNG of exactly ``width`` x ``height`` through ``atomic_output``. Sizes are
+fractions of min(width, height), so one layout serves landscape, portrait and square frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from reelmake.fonts import BOLD, REGULAR, default_stack
+from reelmake.fsutil import atomic_output
+
+# Title-safe margin on each side, as a fraction of that dimension.
+SAFE_MARGIN = 0.06
+FITS = ("cover", "contain")
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """The colours of a slide."""
+
+    top: RGB
+    bottom: RGB
+    accent: RGB
+    title: RGB
+    body: RGB
+
+
+THEMES = {
+    "dark": Theme(top=(30, 36, 50), bottom=(13, 16, 24), accent=(255, 183, 3), title=(247, 248, 250), body=(200, 207, 218)),
+    "light": Theme(top=(252, 251, 248), bottom=(232, 228, 219), accent=(214, 72, 38), title=(22, 26, 33), body=(64, 71, 84)),
+}
+BAND_FILL = (0, 0, 0, 170)
+BAND_ACCENT = THEMES["dark"].accent
+WHITE = (255, 255, 255, 255)
+
+
+def _margins(width: int, height: int) -> tuple[int, int]:
+    """The title-safe margin in pixels: (horizontal, vertical)."""
+    return round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
+
+
+def _save(image: Image.Image, out: Path) -> None:
+    """Write ``image`` as a PNG that appears at ``out`` complete or not at all."""
+    with atomic_output(out) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def _gradient(width: int, height: int, top: RGB, bottom: RGB) -> Image.Image:
+    """A vertical gradient from ``top`` to ``bottom``."""
+    mask = Image.linear_gradient("L").resize((width, height), Image.Resampling.BILINEAR)
+    return Image.composite(Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), mask)
+
+
+def render_slide(title: str, body: str, width: int, height: int, theme: str, out: Path) -> None:
+    """A typeset slide: gradient background, accent bar, bold title, then the body auto-sized below it."""
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r} (known: {', '.join(THEMES)})")
+    colours = THEMES[theme]
+    stack = default_stack()
+    unit = min(width, height)
+    margin_x, margin_y = _margins(width, height)
+    box_width, box_height = width - 2 * margin_x, height - 2 * margin_y
+    bar_width, bar_height = round(unit * 0.09), max(2, round(unit * 0.008))
+    bar_gap, body_gap = round(unit * 0.035), round(unit * 0.035)
+
+    # The title may take up to 40% of the box when there is a body, all of it otherwise.
+    title_room = (box_height - bar_height - bar_gap) * (0.4 if body.strip() else 1.0)
+    title_block = stack.fit(
+        title,
+        box_width,
+        title_room,
+        max_size=round(unit * 0.085),
+        min_size=round(unit * 0.045),
+        max_lines=3,
+        weight=BOLD,
+        line_spacing=1.18,
+        balance=True,
+    )
+    head_height = bar_height + bar_gap + title_block.height
+    body_top_gap = body_gap if title_block.lines else 0
+    body_block = stack.fit(
+        body,
+        box_width,
+        box_height - head_height - body_top_gap,
+        max_size=round(unit * 0.048),
+        min_size=round(unit * 0.026),
+        weight=REGULAR,
+        line_spacing=1.4,
+    )
+    total = head_height + (body_top_gap + body_block.height if body_block.lines else 0)
+
+    image = _gradient(width, height, colours.top, colours.bottom)
+    draw = ImageDraw.Draw(image)
+    # Slightly above centre reads as balanced; a full box starts at the top margin.
+    y = margin_y + (box_height - total) * 0.45
+    rtl = title_block.rtl if title_block.lines else body_block.rtl
+    bar_x = width - margin_x - bar_width if rtl else margin_x
+    draw.rectangle((bar_x, round(y), bar_x + bar_width - 1, round(y) + bar_height - 1), fill=colours.accent)
+    y += bar_height + bar_gap
+    title_block.draw(draw, margin_x, y, box_width, colours.title)
+    y += title_block.height + body_top_gap
+    body_block.draw(draw, margin_x, y, box_width, colours.body)
+    _save(image, out)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Flatten any mode to 8-bit RGB; transparency is composited over black."""
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        wide = image.convert("I")
+        # 16-bit samples would clip to white in a plain conversion: scale 0..65535 down to 0..255.
+        if image.mode != "I" or wide.getextrema()[1] > 255:  # type: ignore[operator]
+            wide = wide.point(lambda value: value * (1 / 257))
+        image = wide.convert("L")
+    if image.has_transparency_data:
+        black = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def _cover(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    """Scale ``image`` to fill ``size``, cropping the overflow equally from both sides."""
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    crop_width, crop_height = width / scale, height / scale
+    left, top = (image.width - crop_width) / 2, (image.height - crop_height) / 2
+    box = (left, top, left + crop_width, top + crop_height)
+    # reducing_gap first shrinks by whole factors (fast on large photos), then resamples the rest properly.
+    return image.resize(size, resample, box=box, reducing_gap=3.0)
+
+
+def _contain(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The whole image scaled to fit ``size``, over a blurred, darkened, cover-scaled copy of itself."""
+    width, height = size
+    scale = min(width / image.width, height / image.height)
+    inner_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    inner = image.resize(inner_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # Blur at 1/16 scale and enlarge: a wide, smooth blur for a fraction of the cost of blurring full size.
+    small = _cover(image, (max(1, width // 16), max(1, height // 16)), Image.Resampling.BOX)
+    fill = small.filter(ImageFilter.GaussianBlur(2)).resize(size, Image.Resampling.BICUBIC)
+    fill = fill.point(lambda value: value * 0.4)
+    fill.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
+    return fill
+
+
+def _title_band(title: str, width: int, height: int) -> Image.Image:
+    """A transparent RGBA layer holding ``title`` on a dark translucent box in the lower third."""
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    unit = min(width, height)
+    margin_x, margin_y = _margins(width, height)
+    padding = max(2, round(unit * 0.022))
+    stripe = max(2, round(unit * 0.008))
+    block = default_stack().fit(
+        title,
+        width - 2 * margin_x - 2 * padding - stripe,
+        height * 0.22,
+        max_size=round(unit * 0.055),
+        min_size=round(unit * 0.03),
+        max_lines=2,
+        weight=BOLD,
+        line_spacing=1.2,
+        balance=True,
+    )
+    if not block.lines:
+        return layer
+    band_width = math.ceil(block.width) + 2 * padding + stripe
+    band_height = block.height + 2 * padding
+    bottom = height - margin_y
+    top = bottom - band_height
+    # The band hugs the text and sits on the reading side: left for LTR titles, right for RTL ones.
+    left = width - margin_x - band_width if block.rtl else margin_x
+    draw = ImageDraw.Draw(layer)
+    draw.rectangle((left, top, left + band_width - 1, bottom - 1), fill=BAND_FILL)
+    stripe_x = left + band_width - stripe if block.rtl else left
+    draw.rectangle((stripe_x, top, stripe_x + stripe - 1, bottom - 1), fill=BAND_ACCENT)
+    text_x = left + padding + (0 if block.rtl else stripe)
+    block.draw(draw, text_x, top + padding, block.width, WHITE)
+    return layer
+
+
+def fit_image(src: Path, width: int, height: int, fit: str, out: Path, title: str | None) -> None:
+    """Fit a picture of any mode to the frame ("cover" crops, "contain" letterboxes over a blurred fill)."""
+    if fit not in FITS:
+        raise ValueError(f"unknown fit {fit!r} (known: {', '.join(FITS)})")
+    with Image.open(src) as opened:
+        image = _to_rgb(ImageOps.exif_transpose(opened))
+    size = (width, height)
+    frame = _cover(image, size, Image.Resampling.LANCZOS) if fit == "cover" else _contain(image, size)
+    if title:
+        frame = Image.alpha_composite(frame.convert("RGBA"), _title_band(title, width, height)).convert("RGB")
+    _save(frame, out)
+
+
+def render_title_overlay(title: str, width: int, height: int, out: Path) -> None:
+    """An RGBA PNG, transparent but for the lower-third title band, to lay over a video."""
+    _save(_title_band(title, width, height), out)

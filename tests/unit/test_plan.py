@@ -1,0 +1,112 @@
+"""Scene hashes: which changes alter a scene's hash, and which must not; spec files keep their mtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reelmake.errors import UserError
+from reelmake.plan import COMPOSITION, plan_project, spec_path
+from helpers import make_image
+
+BASE = """---
+title: Hashes
+---
+## One
+First scene.
+
+## Two
+Second scene.
+
+![photo](assets/photo.png)
+
+## Three
+Third scene.
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"width": 320, "height": 180}))
+    (tmp_path / "script.md").write_text(BASE)
+    make_image(tmp_path / "assets" / "photo.png", (64, 48), (200, 40, 40))
+    return tmp_path
+
+
+def hashes(project: Path, **overrides: object) -> list[str]:
+    return [s.hash for s in plan_project(project, overrides).scenes]
+
+
+def test_editing_one_scene_changes_only_its_hash(project: Path) -> None:
+    before = hashes(project)
+    (project / "script.md").write_text(BASE.replace("Second scene.", "Second scene, edited."))
+    after = hashes(project)
+    assert [b == a for b, a in zip(before, after, strict=True)] == [True, False, True]
+
+
+def test_reorder_keeps_hashes_and_edits_outside_scenes_change_nothing(project: Path) -> None:
+    before = hashes(project)
+    one, two, three = BASE.split("## ")[1:]
+    (project / "script.md").write_text(BASE.split("## ")[0] + "A new note.\n\n## " + "## ".join([three, one, two]))
+    assert sorted(hashes(project)) == sorted(before)
+
+
+def test_asset_bytes_change_the_hash_but_touching_does_not(project: Path) -> None:
+    before = hashes(project)
+    (project / "assets" / "photo.png").touch()
+    assert hashes(project) == before
+    make_image(project / "assets" / "photo.png", (64, 48), (40, 200, 40))
+    after = hashes(project)
+    assert after[1] != before[1] and after[0] == before[0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "all_change"),
+    [("fps", 25, True), ("width", 640, True), ("theme", "light", True), ("speech_speed", 1.2, True),
+     ("default_duration", 9, False)],
+)  # fmt: skip
+def test_settings_that_shape_every_scene(project: Path, setting: str, value: object, all_change: bool) -> None:
+    before = hashes(project)
+    after = hashes(project, **{setting: value})
+    assert all(b != a for b, a in zip(before, after, strict=True)) == all_change
+    if not all_change:
+        assert after == before
+
+
+def test_renderer_version_is_in_the_hash(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = hashes(project)
+    monkeypatch.setattr("reelmake.plan.renderer_version", lambda: "a different renderer")
+    assert set(hashes(project)).isdisjoint(before)
+
+
+def test_identical_scenes_share_a_hash(project: Path) -> None:
+    (project / "script.md").write_text("## Same\nWords.\n\n## Same\nWords.\n")
+    first, second = hashes(project)
+    assert first == second
+
+
+def test_spec_files_are_written_once_and_keep_their_mtime(project: Path) -> None:
+    plan = plan_project(project, write=True)
+    specs = {s.hash: (project / spec_path(s.hash)).stat().st_mtime_ns for s in plan.scenes}
+    composition = (project / COMPOSITION).stat().st_mtime_ns
+    plan_project(project, write=True)
+    assert {h: (project / spec_path(h)).stat().st_mtime_ns for h in specs} == specs
+    assert (project / COMPOSITION).stat().st_mtime_ns == composition
+
+
+def test_settings_are_validated_with_the_file_named(project: Path) -> None:
+    (project / "config.yaml").write_text("fps: 31\n")
+    with pytest.raises(UserError, match=r"config.yaml: fps: 31 is not one of 24, 25, 30, 60"):
+        plan_project(project)
+    (project / "config.yaml").write_text("")
+    (project / "script.md").write_text("---\ncolour: red\n---\n## A\nx\n")
+    with pytest.raises(UserError, match="front matter.*unknown setting"):
+        plan_project(project)
+
+
+def test_characters_no_font_can_show_are_reported(project: Path) -> None:
+    (project / "script.md").write_text("## Party 🎉\nFun.\n")
+    with pytest.raises(UserError, match=r"U\+1F389"):
+        plan_project(project)

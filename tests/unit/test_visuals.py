@@ -1,0 +1,205 @@
+"""Slides, fitted images and title overlays, rendered for real with Pillow (mostly at 320x180)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from reelmake.visuals import fit_image, render_slide, render_title_overlay
+
+W, H = 320, 180
+LONG_BODY = ("Narration goes on and on, sentence after sentence, far longer than a slide can hold. " * 30)[:2000]
+RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+def _slide(tmp_path: Path, title: str, body: str, size: tuple[int, int] = (W, H), theme: str = "dark") -> Image.Image:
+    out = tmp_path / f"slide-{len(list(tmp_path.iterdir()))}.png"
+    render_slide(title, body, size[0], size[1], theme, out)
+    with Image.open(out) as image:
+        image.load()
+        return image
+
+
+def _bright(image: Image.Image, threshold: int = 200) -> int:
+    """How many pixels are brighter than ``threshold``."""
+    return sum(1 for value in image.convert("L").get_flattened_data() if value > threshold)
+
+
+def _fit(tmp_path: Path, source: Image.Image | Path, fit: str, size: tuple[int, int] = (W, H),
+         title: str | None = None, **save: object) -> Image.Image:
+    if isinstance(source, Image.Image):
+        path = tmp_path / f"source-{source.mode.replace(';', '_')}.{'jpg' if source.mode == 'CMYK' else 'png'}"
+        source.save(path, **save)
+        source = path
+    out = tmp_path / "fitted.png"
+    fit_image(source, size[0], size[1], fit, out, title)
+    with Image.open(out) as image:
+        image.load()
+        return image
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1080, 1080), (W, H)])
+def test_slide_has_the_requested_size(tmp_path: Path, size: tuple[int, int]) -> None:
+    image = _slide(tmp_path, "A title", "Some narration for the body.", size)
+    assert image.size == size
+    assert image.mode == "RGB"
+
+
+def test_slide_draws_the_title_in_the_title_area(tmp_path: Path) -> None:
+    blank = _slide(tmp_path, "", "")
+    titled = _slide(tmp_path, "Bright title", "")
+    middle = (0, H // 4, W, 3 * H // 4)
+    assert _bright(blank) == 0
+    assert _bright(titled.crop(middle)) > 100
+
+
+def test_light_theme_has_a_light_background_and_dark_text(tmp_path: Path) -> None:
+    image = _slide(tmp_path, "Title", "Body", theme="light").convert("L")
+    assert image.getpixel((2, 2)) > 200  # type: ignore[operator]
+    assert image.getextrema()[0] < 80  # type: ignore[index,operator]
+
+
+def test_unknown_theme_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="neon"):
+        render_slide("T", "B", W, H, "neon", tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("size", [(W, H), (1080, 1920)])
+def test_long_body_stays_inside_the_safe_margins(tmp_path: Path, size: tuple[int, int]) -> None:
+    width, height = size
+    blank = _slide(tmp_path, "", "", size)
+    full = _slide(tmp_path, "A title for a long scene", LONG_BODY, size)
+    margin_x, margin_y = round(width * 0.06), round(height * 0.06)
+    for box in [
+        (0, 0, width, margin_y),
+        (0, height - margin_y, width, height),
+        (0, 0, margin_x, height),
+        (width - margin_x, 0, width, height),
+    ]:
+        assert ImageChops.difference(full.crop(box), blank.crop(box)).getbbox() is None, box
+    # The body filled the safe area down to its lowest third.
+    lower = (margin_x, round(height * 0.7), width - margin_x, height - margin_y)
+    assert ImageChops.difference(full.crop(lower), blank.crop(lower)).getbbox() is not None
+
+
+def test_right_to_left_title_is_aligned_right(tmp_path: Path) -> None:
+    image = _slide(tmp_path, "שלום", "", (W, H))
+    left, right = image.crop((0, 0, W // 2, H)), image.crop((W // 2, 0, W, H))
+    assert _bright(right) > 4 * max(1, _bright(left))
+
+
+@pytest.mark.parametrize("script", ["مرحبا بالعالم", "שלום עולם", "日本語のテキスト", "Crème brûlée"])
+def test_slide_text_in_each_script_draws_pixels(tmp_path: Path, script: str) -> None:
+    blank = _slide(tmp_path, "", "")
+    assert _bright(_slide(tmp_path, script, script)) > _bright(blank) + 50
+
+
+def _sample(mode: str) -> Image.Image:
+    """A 64x48 source in ``mode``: the left half at full value, the right half transparent or dark."""
+    if mode == "I;16":
+        image = Image.new("I;16", (64, 48), 32768)  # mid grey in 16 bits
+    elif mode == "P":
+        image = Image.new("RGB", (64, 48), RED).quantize(4)
+    elif mode == "CMYK":
+        image = Image.new("CMYK", (64, 48), (0, 255, 255, 0))  # red
+    else:
+        image = Image.new(mode, (64, 48), (200,) * (len(mode) - 1) + (255,) if len(mode) > 1 else 200)
+    if mode in ("LA", "RGBA"):
+        image.paste((0,) * len(mode), (32, 0, 64, 48))  # transparent right half
+    return image
+
+
+@pytest.mark.parametrize("fit", ["cover", "contain"])
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16"])
+def test_fit_image_accepts_every_mode(tmp_path: Path, mode: str, fit: str) -> None:
+    image = _fit(tmp_path, _sample(mode), fit)
+    assert image.size == (W, H)
+    assert image.mode == "RGB"
+    r, g, b = image.getpixel((W // 2 - 20, H // 2))  # type: ignore[misc]
+    if mode == "I;16":
+        assert 110 < r < 145 and r == g == b  # scaled down, not clipped to white
+    elif mode in ("P", "CMYK"):
+        assert r > 180 and g < 60 and b < 60
+    else:
+        assert r > 180
+    if mode in ("LA", "RGBA"):
+        assert image.getpixel((W // 2 + 20, H // 2)) == (0, 0, 0)  # transparency over black
+
+
+@pytest.mark.parametrize("fit", ["cover", "contain"])
+@pytest.mark.parametrize("source_size", [(2000, 20), (20, 2000), (1, 1)])
+def test_fit_image_handles_extreme_aspect_ratios(tmp_path: Path, fit: str, source_size: tuple[int, int]) -> None:
+    image = _fit(tmp_path, Image.new("RGB", source_size, RED), fit)
+    assert image.size == (W, H)
+    assert image.getpixel((W // 2, H // 2)) == RED
+
+
+def test_contain_shows_the_whole_image_over_a_darkened_fill(tmp_path: Path) -> None:
+    source = Image.new("RGB", (100, 100), RED)
+    image = _fit(tmp_path, source, "contain")
+    assert image.getpixel((W // 2, H // 2)) == RED
+    edge = image.getpixel((5, H // 2))
+    assert edge != RED and edge[0] < 120  # type: ignore[index]
+
+
+def test_cover_crops_to_the_centre(tmp_path: Path) -> None:
+    # A tall source with red top and bottom thirds: cover at 16:9 keeps only the blue middle.
+    source = Image.new("RGB", (90, 300), RED)
+    source.paste(BLUE, (0, 100, 90, 200))
+    image = _fit(tmp_path, source, "cover")
+    assert {image.getpixel((x, y)) for x in (0, W - 1) for y in (0, H - 1)} == {BLUE}
+
+
+def test_fit_image_applies_exif_orientation(tmp_path: Path) -> None:
+    # Stored landscape with a red top-left quarter; orientation 6 means "rotate 90° clockwise to view",
+    # so the marker must end up top-right in a portrait picture.
+    source = Image.new("RGB", (80, 40), BLUE)
+    source.paste(RED, (0, 0, 40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = _fit(tmp_path, source, "cover", size=(90, 180), exif=exif)
+    assert image.getpixel((70, 20)) == RED
+    assert image.getpixel((20, 20)) == BLUE
+    assert image.getpixel((70, 160)) == BLUE
+
+
+def test_fit_image_draws_a_title_band(tmp_path: Path) -> None:
+    source = Image.new("RGB", (64, 48), (128, 128, 128))
+    plain = _fit(tmp_path, source, "cover")
+    titled = _fit(tmp_path, source, "cover", title="Lower third")
+    top = (0, 0, W, H // 2)
+    assert ImageChops.difference(plain.crop(top), titled.crop(top)).getbbox() is None
+    band = titled.crop((0, H // 2, W, H))
+    assert _bright(band, 240) > 30  # white text
+    assert band.convert("L").getextrema()[0] < 60  # type: ignore[index,operator]  # the dark box
+
+
+def test_unknown_fit_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stretch"):
+        fit_image(tmp_path / "missing.png", W, H, "stretch", tmp_path / "out.png", None)
+
+
+def test_title_overlay_is_transparent_except_for_the_band(tmp_path: Path) -> None:
+    out = tmp_path / "overlay.png"
+    render_title_overlay("Lower third", W, H, out)
+    assert [path.name for path in tmp_path.iterdir()] == ["overlay.png"]  # written atomically, nothing left over
+    with Image.open(out) as image:
+        assert image.mode == "RGBA"
+        assert image.size == (W, H)
+        alpha = image.getchannel("A")
+        assert alpha.crop((0, 0, W, H // 2)).getextrema() == (0, 0)
+        band = alpha.crop((round(W * 0.06), round(H * 0.7), round(W * 0.2), round(H * 0.94)))
+        assert sorted(band.get_flattened_data())[len(band.get_flattened_data()) // 2] >= 128  # type: ignore[arg-type]
+        assert _bright(image.convert("RGB"), 240) > 30
+
+
+def test_title_overlay_of_an_rtl_title_sits_on_the_right(tmp_path: Path) -> None:
+    out = tmp_path / "overlay.png"
+    render_title_overlay("עברית", W, H, out)
+    with Image.open(out) as image:
+        box = image.getchannel("A").getbbox()
+    assert box is not None
+    assert box[2] == W - round(W * 0.06)
+    assert box[0] > W // 2
