@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from PIL import ImageDraw, ImageFont
 
 REGULAR = 400
@@ -54,7 +54,12 @@ FACES = (
         "files/NotoSansArabic[wdth,wght].ttf",
     ),
     Face("Heebo", "fontpkg_heebo", "fontpkg-heebo", "files/Heebo[wght].ttf"),
-    Face("Noto Sans CJK TC", "cvttf_NotoSansCJK_Regular", "cvttf-NotoSansCJK-Regular", "NotoSansCJKtc-Regular.otf"),
+    Face(
+        "Noto Sans CJK TC",
+        "cvttf_NotoSansCJK_Regular",
+        "cvttf-NotoSansCJK-Regular",
+        "NotoSansCJKtc-Regular.otf",
+    ),
 )
 
 
@@ -73,7 +78,9 @@ def _load_font(path: Path, size: int, weight: int) -> ImageFont.FreeTypeFont:
         axes = font.get_variation_axes()
     except OSError:  # not a variable font
         return font
-    font.set_variation_by_axes([weight if axis["name"] == b"Weight" else axis["default"] for axis in axes])
+    font.set_variation_by_axes(
+        [float(weight if axis["name"] == b"Weight" else axis["default"] or 0) for axis in axes]
+    )
     return font
 
 
@@ -176,7 +183,9 @@ class Line:
         # Each run is shaped in the paragraph's direction so that its edge spaces land on the correct side.
         direction = "rtl" if self.rtl else "ltr"
         for run in self.runs:
-            draw.text((x + run.x, baseline), run.text, font=run.font, fill=fill, anchor="ls", direction=direction)
+            draw.text(
+                (x + run.x, baseline), run.text, font=run.font, fill=fill, anchor="ls", direction=direction
+            )
 
 
 @dataclass(frozen=True)
@@ -198,14 +207,11 @@ class TextBlock:
         """Width of the widest line in pixels."""
         return max((line.width for line in self.lines), default=0.0)
 
-    def draw(
-        self, draw: ImageDraw.ImageDraw, x: float, y: float, width: float, fill: Color, *, center: bool = False
-    ) -> None:
-        """Draw the lines from top ``y`` in the column [x, x + width], aligned to the reading side or centred."""
+    def draw(self, draw: ImageDraw.ImageDraw, x: float, y: float, width: float, fill: Color) -> None:
+        """Draw the lines from top ``y`` in the column [x, x + width], aligned to their reading side."""
         baseline = (self.line_height - self.size) / 2 + self.size * _BASELINE
         for index, line in enumerate(self.lines):
-            slack = width - line.width
-            offset = slack / 2 if center else slack if self.rtl else 0.0
+            offset = width - line.width if self.rtl else 0.0
             line.draw(draw, x + offset, y + index * self.line_height + baseline, fill)
 
 
@@ -242,8 +248,8 @@ class FontStack:
 
     def runs(self, text: str) -> list[tuple[int, str]]:
         """Split ``text`` into (font index, text) runs in logical order."""
-        # Letters choose their font. Everything else (spaces, digits, punctuation, marks) stays with the run
-        # before it, or joins the next letter's run, when that font has it, so runs change only with the script.
+        # Letters choose their font. Everything else (spaces, digits, punctuation, marks) stays with the
+        # run before it, or joins the next letter's run, when that font has it: runs change with the script.
         letter_faces = [self.face_of(ch) if unicodedata.category(ch)[0] == "L" else None for ch in text]
         following: list[int | None] = []
         upcoming: int | None = None
@@ -259,7 +265,8 @@ class FontStack:
             face = next((n for n in neighbours if n is not None and self.covers(n, ch)), letter_face)
             if face is None:
                 face = self.face_of(ch)
-            if face is None:  # no font has it: keep it in the current run (a visible box, or hidden if a format char)
+            # No font has it: keep it in the current run (drawn as a box, or hidden if a format character).
+            if face is None:
                 face = 0 if current is None else current
             if runs and face == current:
                 runs[-1] = (face, runs[-1][1] + ch)
@@ -371,19 +378,21 @@ class FontStack:
             count = len(lines)
             narrow, wide = width / count, width
             while wide - narrow > 1:
-                middle = (narrow + wide) / 2
-                if len(self.wrap(text, size, middle, weight=weight, rtl=rtl, max_lines=count)) <= count:
-                    wide = middle
+                measure = (narrow + wide) / 2
+                if len(self.wrap(text, size, measure, weight=weight, rtl=rtl, max_lines=count)) <= count:
+                    wide = measure
                 else:
-                    narrow = middle
+                    narrow = measure
             lines = self.wrap(text, size, wide, weight=weight, rtl=rtl)
         laid_out = tuple(self.layout(line, size, weight, rtl) for line in lines)
         return TextBlock(laid_out, size, math.ceil(size * line_spacing), rtl)
 
     def _ellipsize(self, line: str, size: int, width: float, weight: int, rtl: bool) -> str:
-        """Shorten ``line`` until it fits ``width`` with an ellipsis at its end, at a word boundary if it can."""
+        """Shorten ``line`` to fit ``width`` with an ellipsis at its end, at a word boundary if it can."""
         clusters = _clusters(line)
-        while clusters and self.layout("".join(clusters).rstrip() + ELLIPSIS, size, weight, rtl).width > width:
+        while (
+            clusters and self.layout("".join(clusters).rstrip() + ELLIPSIS, size, weight, rtl).width > width
+        ):
             clusters.pop()
         kept = "".join(clusters)
         cut_in_word = len(kept) < len(line) and line[len(kept)] != " " and not _is_wide(line[len(kept)])

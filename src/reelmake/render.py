@@ -35,15 +35,21 @@ class _ProgressHandler(logging.Handler):
 def render(project: Path, *, cores: int | None = None, dry_run: bool = False) -> int:
     """Build the project's video; returns the exit status (0 on success)."""
     from snakemake.api import SnakemakeApi
-    from snakemake.settings.enums import Quietness
     from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
 
     console = Console(stderr=True)
-    settings = OutputSettings(quiet={Quietness.PROGRESS, Quietness.RULES}, show_failed_logs=True)
+    settings = OutputSettings(show_failed_logs=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress, SnakemakeApi(settings) as api:
         handler = _ProgressHandler(progress)
-        logging.getLogger("snakemake.logging").addHandler(handler)
+        snakemake_log = logging.getLogger("snakemake.logging")
+        for console_handler in snakemake_log.handlers:
+            # The bar replaces Snakemake's per-job chatter; its warnings and errors still print.
+            if isinstance(console_handler, logging.StreamHandler) and not isinstance(
+                console_handler, logging.FileHandler
+            ):
+                console_handler.setLevel(logging.WARNING)
+        snakemake_log.addHandler(handler)
         try:
             workflow = api.workflow(
                 resource_settings=ResourceSettings(cores=cores or os.cpu_count() or 1),
@@ -56,7 +62,7 @@ def render(project: Path, *, cores: int | None = None, dry_run: bool = False) ->
             progress.update(handler.task, description=f"[red]failed: {type(error).__name__}")
             return 1
         finally:
-            logging.getLogger("snakemake.logging").removeHandler(handler)
+            snakemake_log.removeHandler(handler)
         progress.update(handler.task, description="done")
     if not dry_run:
         console.print(f"[green]{project / 'build' / 'final.mp4'}")

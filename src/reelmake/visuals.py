@@ -34,8 +34,20 @@ class Theme:
 
 
 THEMES = {
-    "dark": Theme(top=(30, 36, 50), bottom=(13, 16, 24), accent=(255, 183, 3), title=(247, 248, 250), body=(200, 207, 218)),
-    "light": Theme(top=(252, 251, 248), bottom=(232, 228, 219), accent=(214, 72, 38), title=(22, 26, 33), body=(64, 71, 84)),
+    "dark": Theme(
+        top=(30, 36, 50),
+        bottom=(13, 16, 24),
+        accent=(255, 183, 3),
+        title=(247, 248, 250),
+        body=(200, 207, 218),
+    ),
+    "light": Theme(
+        top=(252, 251, 248),
+        bottom=(232, 228, 219),
+        accent=(214, 72, 38),
+        title=(22, 26, 33),
+        body=(64, 71, 84),
+    ),
 }
 BAND_FILL = (0, 0, 0, 170)
 BAND_ACCENT = THEMES["dark"].accent
@@ -56,7 +68,9 @@ def _save(image: Image.Image, out: Path) -> None:
 def _gradient(width: int, height: int, top: RGB, bottom: RGB) -> Image.Image:
     """A vertical gradient from ``top`` to ``bottom``."""
     mask = Image.linear_gradient("L").resize((width, height), Image.Resampling.BILINEAR)
-    return Image.composite(Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), mask)
+    return Image.composite(
+        Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), mask
+    )
 
 
 def render_slide(title: str, body: str, width: int, height: int, theme: str, out: Path) -> None:
@@ -70,12 +84,15 @@ def render_slide(title: str, body: str, width: int, height: int, theme: str, out
     box_width, box_height = width - 2 * margin_x, height - 2 * margin_y
     bar_width, bar_height = round(unit * 0.09), max(2, round(unit * 0.008))
     bar_gap, body_gap = round(unit * 0.035), round(unit * 0.035)
+    # Glyph ink can overhang its advance by a pixel or so: keep the text column that far inside the margin.
+    inset = max(1, round(unit * 0.004))
+    text_x, text_width = margin_x + inset, box_width - 2 * inset
 
     # The title may take up to 40% of the box when there is a body, all of it otherwise.
     title_room = (box_height - bar_height - bar_gap) * (0.4 if body.strip() else 1.0)
     title_block = stack.fit(
         title,
-        box_width,
+        text_width,
         title_room,
         max_size=round(unit * 0.085),
         min_size=round(unit * 0.045),
@@ -88,7 +105,7 @@ def render_slide(title: str, body: str, width: int, height: int, theme: str, out
     body_top_gap = body_gap if title_block.lines else 0
     body_block = stack.fit(
         body,
-        box_width,
+        text_width,
         box_height - head_height - body_top_gap,
         max_size=round(unit * 0.048),
         min_size=round(unit * 0.026),
@@ -105,9 +122,9 @@ def render_slide(title: str, body: str, width: int, height: int, theme: str, out
     bar_x = width - margin_x - bar_width if rtl else margin_x
     draw.rectangle((bar_x, round(y), bar_x + bar_width - 1, round(y) + bar_height - 1), fill=colours.accent)
     y += bar_height + bar_gap
-    title_block.draw(draw, margin_x, y, box_width, colours.title)
+    title_block.draw(draw, text_x, y, text_width, colours.title)
     y += title_block.height + body_top_gap
-    body_block.draw(draw, margin_x, y, box_width, colours.body)
+    body_block.draw(draw, text_x, y, text_width, colours.body)
     _save(image, out)
 
 
