@@ -71,17 +71,21 @@ def _coverage(path: Path) -> frozenset[int]:
 
 
 @functools.lru_cache(maxsize=256)
-def _load_font(path: Path, size: int, weight: int) -> ImageFont.FreeTypeFont:
-    """The font at ``size`` pixels; variable fonts are set to ``weight``, static ones keep their own."""
+def _load_font(path: Path, size: int, weight: int) -> tuple[ImageFont.FreeTypeFont, int]:
+    """The font at ``size`` pixels set to ``weight``, and the outline width that fakes it if need be.
+
+    Variable fonts take the weight directly. The CJK font has only its regular weight: bold text in it
+    gets a thin outline in the text colour, so that a bold title does not turn light at a script change.
+    """
     font = ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
     try:
         axes = font.get_variation_axes()
-    except OSError:  # not a variable font
-        return font
+    except OSError:  # a static font
+        return font, round(size * 0.025) if weight >= BOLD else 0
     font.set_variation_by_axes(
         [float(weight if axis["name"] == b"Weight" else axis["default"] or 0) for axis in axes]
     )
-    return font
+    return font, 0
 
 
 def _is_ignorable(ch: str) -> bool:
@@ -161,10 +165,11 @@ def _segments(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Run:
-    """A stretch of text drawn with one font; ``x`` is its left edge within the line."""
+    """A stretch of text drawn with one font; ``x`` is its left edge within the line, outline included."""
 
     text: str
     font: ImageFont.FreeTypeFont
+    stroke: int
     x: float
     width: float
 
@@ -184,7 +189,13 @@ class Line:
         direction = "rtl" if self.rtl else "ltr"
         for run in self.runs:
             draw.text(
-                (x + run.x, baseline), run.text, font=run.font, fill=fill, anchor="ls", direction=direction
+                (x + run.x + run.stroke, baseline),
+                run.text,
+                font=run.font,
+                fill=fill,
+                anchor="ls",
+                direction=direction,
+                stroke_width=run.stroke,
             )
 
 
@@ -231,8 +242,8 @@ class FontStack:
         # Lazy on purpose: Latin-only text never loads the large CJK cmap.
         return next((index for index in range(len(self.faces)) if self.covers(index, ch)), None)
 
-    def font(self, index: int, size: int, weight: int = REGULAR) -> ImageFont.FreeTypeFont:
-        """Font ``index`` of the chain at ``size`` pixels and ``weight``."""
+    def font(self, index: int, size: int, weight: int = REGULAR) -> tuple[ImageFont.FreeTypeFont, int]:
+        """Font ``index`` of the chain at ``size`` pixels and ``weight``, with its faux-bold outline width."""
         return _load_font(self._paths[index], size, weight)
 
     def missing_characters(self, text: str) -> list[str]:
@@ -281,14 +292,15 @@ class FontStack:
         direction = "rtl" if rtl else "ltr"
         pieces = []
         for index, part in self.runs(text):
-            font = self.font(index, size, weight)
-            pieces.append((part, font, font.getlength(part, direction=direction)))
+            font, stroke = self.font(index, size, weight)
+            # An outline widens the run's ink by its width on both ends.
+            pieces.append((part, font, stroke, font.getlength(part, direction=direction) + 2 * stroke))
         if rtl:
             pieces.reverse()
         runs: list[Run] = []
         x = 0.0
-        for part, font, width in pieces:
-            runs.append(Run(part, font, x, width))
+        for part, font, stroke, width in pieces:
+            runs.append(Run(part, font, stroke, x, width))
             x += width
         return Line(text, tuple(runs), x, rtl)
 

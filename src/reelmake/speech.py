@@ -93,7 +93,7 @@ def narrate(text: str, *, fps: int, min_duration_s: float, engine: SpeechEngine 
             cursor += len(audio)
             cursor = _silence(pieces, GAP_S if i < len(sentences) - 1 else TAIL_S, cursor)
     samples_per_frame = SAMPLE_RATE // fps
-    needed = max(cursor, math.ceil(min_duration_s * SAMPLE_RATE), samples_per_frame)
+    needed = max(cursor, math.ceil(round(min_duration_s * SAMPLE_RATE, 6)), samples_per_frame)
     frames = math.ceil(needed / samples_per_frame)
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     samples = np.pad(samples, (0, frames * samples_per_frame - len(samples)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import numpy as np
+import pytest
 from PIL import Image, ImageChops
 
 from reelmake.visuals import fit_image, render_slide, render_title_overlay

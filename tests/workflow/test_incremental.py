@@ -1,0 +1,112 @@
+"""Scene-level incremental rebuilds: exactly which per-scene files each kind of change rebuilds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import SMALL, Project
+
+SCENES = {
+    "One": "The first scene speaks.",
+    "Two": "The second scene speaks.",
+    "Three": "The third scene speaks.",
+}
+
+
+def script(scenes: dict[str, str], note: str = "A note that is not a scene.") -> str:
+    body = "".join(f"## {title}\n{text}\n\n" for title, text in scenes.items())
+    return f"---\ntitle: Incremental\n---\n{note}\n\n{body}"
+
+
+def rebuilt(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    """Scene folders (hashes) with a file that is new or has a new mtime."""
+    return {path.split("/")[2] for path, mtime in after.items() if before.get(path) != mtime}
+
+
+def jobs_run(log: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table as {rule: count}."""
+    table = log.split("Job stats:")[1].split("total")[0]
+    rows = [line.split() for line in table.splitlines()[3:] if line.strip()]
+    return {name: int(count) for name, count in rows}
+
+
+def nothing_to_do(project: Project) -> bool:
+    return "Nothing to be done" in project.snakemake("-n").stdout
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from reelmake.cli import main
+
+    folder = tmp_path_factory.mktemp("incremental") / "proj"
+    assert main(["new", str(folder)]) == 0
+    (folder / "config.yaml").write_text(yaml.safe_dump(SMALL))
+    project = Project(folder)
+    project.write_script(script(SCENES))
+    project.snakemake()
+    return folder
+
+
+@pytest.fixture
+def project(built_once: Path, tmp_path: Path) -> Project:
+    """A copy of the built project, mtimes and Snakemake's records included, for each test to change."""
+    copy = tmp_path / "proj"
+    shutil.copytree(built_once, copy, symlinks=True)
+    return Project(copy)
+
+
+def scene_order(project: Project) -> list[str]:
+    return [s["title"] for s in project.manifest()["scenes"]]
+
+
+def test_no_change_plans_nothing(project: Project) -> None:
+    assert nothing_to_do(project)
+    (project.path / "script.md").touch()
+    assert nothing_to_do(project)
+
+
+def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
+    hashes = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}
+    before = project.scene_files()
+    final_before = (project.path / "build" / "final.mp4").stat().st_mtime_ns
+    project.write_script(script({**SCENES, "Two": "The second scene says something new."}))
+    result = project.snakemake()
+    assert jobs_run(result.stderr) == {
+        "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_clip": 1, "compose": 1, "all": 1,
+    }  # fmt: skip
+    changed = rebuilt(before, project.scene_files())
+    new_hash = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}["Two"]
+    assert changed == {new_hash} and new_hash != hashes["Two"]
+    assert len([p for p in project.scene_files() if p.split("/")[2] == new_hash]) == 4
+    assert (project.path / "build" / "final.mp4").stat().st_mtime_ns > final_before
+    assert nothing_to_do(project)
+
+    # Reverting the edit: the old scene is still built, so no scene renders, only the join.
+    before = project.scene_files()
+    project.write_script(script(SCENES))
+    project.snakemake()
+    assert rebuilt(before, project.scene_files()) == set()
+    assert {s["title"]: s["hash"] for s in project.manifest()["scenes"]} == hashes
+
+
+def test_reorder_rebuilds_no_scene_and_changes_the_order(project: Project) -> None:
+    before = project.scene_files()
+    reordered = {"Three": SCENES["Three"], "One": SCENES["One"], "Two": SCENES["Two"]}
+    project.write_script(script(reordered))
+    result = project.snakemake()
+    assert rebuilt(before, project.scene_files()) == set()
+    assert jobs_run(result.stderr) == {"canonical_script": 1, "compose": 1, "all": 1}
+    assert scene_order(project) == ["Three", "One", "Two"]
+    assert nothing_to_do(project)
+
+
+def test_edit_outside_any_scene_rebuilds_no_scene(project: Project) -> None:
+    before = project.scene_files()
+    final_before = (project.path / "build" / "final.mp4").stat().st_mtime_ns
+    project.write_script(script(SCENES, note="A different note, still not a scene."))
+    project.snakemake()
+    assert rebuilt(before, project.scene_files()) == set()
+    assert (project.path / "build" / "final.mp4").stat().st_mtime_ns == final_before
