@@ -15,9 +15,9 @@ include: "rules/compose.smk"
 
 
 rule all:
+    default_target: True
     input:
         "build/script.yaml",
         "build/final.mp4",
         "build/final.srt",
         "build/manifest.json",
-    default_target: True

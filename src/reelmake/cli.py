@@ -67,7 +67,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     plan = plan_project(args.path)
     s = plan.settings
     print(
-        f"{plan.script_file}: '{plan.title}', {len(plan.scenes)} scenes, {s['width']}x{s['height']} {s['fps']} fps"
+        f"{plan.script_file}: '{plan.title}', {len(plan.scenes)} scenes, "
+        f"{s['width']}x{s['height']} {s['fps']} fps"
     )
     for scene in plan.scenes:
         asset = scene.spec.get("asset", {}).get("path", "")

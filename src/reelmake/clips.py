@@ -19,7 +19,7 @@ ENCODER = [
 
 
 def still_args(image: Path, frames: int, fps: int, out: Path) -> list[str]:
-    """ffmpeg arguments for a still: the PNG is decoded once and its frame repeated (not re-read per frame)."""
+    """ffmpeg arguments for a still: the PNG is decoded once and its frame repeated, not re-read per frame."""
     return [
         "-framerate", str(fps), "-i", str(image),
         "-vf", f"loop=loop={frames - 1}:size=1:start=0,format=yuv420p",

@@ -90,7 +90,7 @@ COMPOSITION = BUILD / "composition.json"
 
 
 def load_settings(project: Path, script: Script, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """config.yaml, then the script's front matter, then command-line overrides; validated, defaults filled."""
+    """config.yaml, then the front matter, then command-line overrides; validated, defaults filled."""
     merged: dict[str, Any] = {}
     config_file = project / CONFIG_NAME
     layers: list[tuple[str, Any]] = []

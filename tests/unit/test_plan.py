@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import make_image
 
 from reelmake.errors import UserError
 from reelmake.plan import COMPOSITION, plan_project, spec_path
-from helpers import make_image
 
 BASE = """---
 title: Hashes
@@ -49,7 +49,9 @@ def test_editing_one_scene_changes_only_its_hash(project: Path) -> None:
 def test_reorder_keeps_hashes_and_edits_outside_scenes_change_nothing(project: Path) -> None:
     before = hashes(project)
     one, two, three = BASE.split("## ")[1:]
-    (project / "script.md").write_text(BASE.split("## ")[0] + "A new note.\n\n## " + "## ".join([three, one, two]))
+    (project / "script.md").write_text(
+        BASE.split("## ")[0] + "A new note.\n\n## " + "## ".join([three, one, two])
+    )
     assert sorted(hashes(project)) == sorted(before)
 
 
@@ -67,7 +69,9 @@ def test_asset_bytes_change_the_hash_but_touching_does_not(project: Path) -> Non
     [("fps", 25, True), ("width", 640, True), ("theme", "light", True), ("speech_speed", 1.2, True),
      ("default_duration", 9, False)],
 )  # fmt: skip
-def test_settings_that_shape_every_scene(project: Path, setting: str, value: object, all_change: bool) -> None:
+def test_settings_that_shape_every_scene(
+    project: Path, setting: str, value: object, all_change: bool
+) -> None:
     before = hashes(project)
     after = hashes(project, **{setting: value})
     assert all(b != a for b, a in zip(before, after, strict=True)) == all_change
@@ -102,7 +106,7 @@ def test_settings_are_validated_with_the_file_named(project: Path) -> None:
         plan_project(project)
     (project / "config.yaml").write_text("")
     (project / "script.md").write_text("---\ncolour: red\n---\n## A\nx\n")
-    with pytest.raises(UserError, match="front matter.*unknown setting"):
+    with pytest.raises(UserError, match=r"front matter.*unknown setting"):
         plan_project(project)
 
 

@@ -36,7 +36,7 @@ def test_scenes_titles_narration_visuals_and_options() -> None:
     assert script.title == "Launch day"
     assert script.settings == {"fps": 25}
     assert [s.title for s in script.scenes] == ["Hello, world", "Quiet", "Hello, world"]
-    first, quiet, again = script.scenes
+    first, quiet, _ = script.scenes
     assert first.narration == "First paragraph continues here.\n\nSecond paragraph."
     assert first.visual == "assets/photo.jpg"
     assert first.line == 7
@@ -95,7 +95,9 @@ def test_error_names_scene_and_line() -> None:
 
 def test_yaml_alias_bomb_is_refused_quickly() -> None:
     bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-    bomb += "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\n## A\nx"
+    bomb += (
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\n## A\nx"
+    )
     with pytest.raises(UserError, match="alias"):
         parse_markdown(bomb)
 

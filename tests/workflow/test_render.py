@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_manifest_lists_contiguous_scenes(built: Path) -> None:
     scenes = data["scenes"]
     assert [s["title"] for s in scenes] == ["The first slide", "A photo", "A clip", "The last word"]
     assert scenes[0]["start_s"] == 0
-    for before, after in zip(scenes, scenes[1:], strict=False):
+    for before, after in itertools.pairwise(scenes):
         assert after["start_s"] == before["end_s"]
     assert scenes[-1]["end_s"] == pytest.approx(data["duration_s"])
     assert scenes[2]["frames"] == 45  # the clip scene's own duration: 1.5 s
@@ -110,7 +111,7 @@ def test_captions_are_timed_inside_their_scenes(built: Path) -> None:
     owners = [scenes[0], scenes[0], scenes[1], scenes[3]]
     for (start, end, _), scene in zip(cues, owners, strict=True):
         assert scene["start_s"] < start < end < scene["end_s"]
-    assert all(a[1] <= b[0] for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(cues))
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -123,7 +124,9 @@ def test_every_frame_shows_its_own_scene(built: Path) -> None:
     frames = _frames(built / "build" / "final.mp4")
     scenes = manifest(built)["scenes"]
     stills = {
-        s["index"]: np.asarray(Image.open(built / "build" / "scenes" / s["hash"] / "image.png").convert("RGB"))
+        s["index"]: np.asarray(
+            Image.open(built / "build" / "scenes" / s["hash"] / "image.png").convert("RGB")
+        )
         for s in scenes
         if s["title"] != "A clip"
     }
