@@ -19,7 +19,9 @@ class Caption:
 
 def split_cue(text: str, start_s: float, end_s: float) -> list[Caption]:
     """One sentence → captions of at most two lines, time shared in proportion to their length."""
-    lines = textwrap.wrap(text, LINE_CHARS, break_long_words=True, break_on_hyphens=False) or [text]
+    lines = textwrap.wrap(text, LINE_CHARS, break_long_words=True, break_on_hyphens=False)
+    if not lines:
+        return []
     groups = [tuple(lines[i : i + MAX_LINES]) for i in range(0, len(lines), MAX_LINES)]
     total = sum(len(" ".join(g)) for g in groups)
     out, cursor = [], start_s

@@ -20,7 +20,9 @@ GAP_S = 0.35  # between sentences
 TAIL_S = 0.5  # after the last sentence
 SILENCE_DB = -50.0  # TTS output is trimmed to where it rises above this...
 EDGE_S = 0.04  # ...keeping this much, so cue times are when speech is heard
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"')\]”’]*\s+")
+# A sentence runs to . ! ? … (with any closing quotes or brackets) before a space, or to a CJK 。！？.
+_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"')\]”’」』）]*(?=\s|$)|[。！？]+[」』）”’\"')]*|$)", re.S)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|No|approx)\.$", re.I)
 
 
 class SpeechEngine(Protocol):
@@ -73,7 +75,15 @@ class Narration:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a narration, in order, without empty pieces."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    sentences: list[str] = []
+    for piece in (p.strip() for p in _SENTENCE.findall(text)):
+        if not piece:
+            continue
+        if sentences and _ABBREVIATION.search(sentences[-1]):
+            sentences[-1] += " " + piece  # "Dr." ends a word, not a sentence
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def narrate(text: str, *, fps: int, min_duration_s: float, engine: SpeechEngine | None) -> Narration:
