@@ -15,7 +15,11 @@ from reelmake.cli import main
 from reelmake.probe import Expectation, validate
 
 REPO = Path(__file__).resolve().parents[2]
-REELMAKE = [sys.executable, "-m", "reelmake.cli"]
+
+
+def reelmake(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "reelmake.cli", *args], capture_output=True, text=True, check=False)
 
 
 def test_new_makes_a_project_that_checks_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,19 +41,18 @@ def test_new_refuses_a_folder_with_files(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_render_shows_progress_and_builds(new_project: Callable[..., Project]) -> None:
     project = new_project("## Hello\nA short scene.\n\n## Bye\n<!-- duration: 1 -->\n")
-    result = subprocess.run([*REELMAKE, "render", str(project.path)], capture_output=True, text=True, check=False)
+    result = reelmake("render", str(project.path))
     assert result.returncode == 0, result.stderr
     assert "━" in result.stderr and "done" in result.stderr
     assert "Traceback" not in result.stderr
     manifest = project.manifest()
     assert [s["title"] for s in manifest["scenes"]] == ["Hello", "Bye"]
-    again = subprocess.run([*REELMAKE, "render", "-n", str(project.path)], capture_output=True, text=True)
-    assert again.returncode == 0
+    assert reelmake("render", "-n", str(project.path)).returncode == 0
 
 
 def test_render_reports_a_bad_script_in_one_line(new_project: Callable[..., Project]) -> None:
     project = new_project("## Hello\n![x](assets/missing.png)\n")
-    result = subprocess.run([*REELMAKE, "render", str(project.path)], capture_output=True, text=True, check=False)
+    result = reelmake("render", str(project.path))
     assert result.returncode == 1
     assert "assets/missing.png' does not exist" in result.stderr and "Traceback" not in result.stderr
 
@@ -58,7 +61,8 @@ def test_render_reports_a_bad_script_in_one_line(new_project: Callable[..., Proj
 def test_demo_renders_full_size_and_validates(tmp_path: Path) -> None:
     """The demo project at 1920x1080, exactly as `make demo` renders it."""
     demo = tmp_path / "demo"
-    shutil.copytree(REPO / "projects" / "demo", demo, ignore=shutil.ignore_patterns("build", "logs", ".snakemake"))
+    generated = shutil.ignore_patterns("build", "logs", ".snakemake")
+    shutil.copytree(REPO / "projects" / "demo", demo, ignore=generated)
     Project(demo).snakemake()
     manifest = Project(demo).manifest()
     assert (manifest["width"], manifest["height"], manifest["fps"]) == (1920, 1080, 30)
