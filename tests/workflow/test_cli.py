@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def reelmake(*args: str) -> subprocess.CompletedProcess[str]:
     """The installed command, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "reelmake.cli", *args], capture_output=True, text=True, check=False)
+    command = [sys.executable, "-m", "reelmake.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 def test_new_makes_a_project_that_checks_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
