@@ -17,10 +17,10 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reelmake.captions import split_cue, to_srt
-from reelmake.ffmpeg import run_ffmpeg
+from reelmake.ffmpeg import RenderError, run_ffmpeg
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import integrated_lufs, normalize
-from reelmake.probe import Expectation, validate
+from reelmake.probe import Expectation, ValidationError, validate
 from reelmake.speech import SAMPLE_RATE, read_wav, write_wav
 
 AUDIO_BITRATE = "160k"
@@ -94,7 +94,12 @@ def compose(
              "-metadata", f"title={composition['title']}", "-movflags", "+faststart", str(tmp)],
             what="joining the scenes",
         )  # fmt: skip
-        report = validate(tmp, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
+        try:
+            report = validate(tmp, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
+        except ValidationError as error:
+            problems = "; ".join(error.problems)
+            message = f"the joined video failed validation, so {video} was not written: {problems}"
+            raise RenderError(message) from None
     with atomic_output(srt) as tmp:
         tmp.write_text(to_srt(captions), encoding="utf-8")
     data = {

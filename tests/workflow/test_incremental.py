@@ -110,3 +110,17 @@ def test_edit_outside_any_scene_rebuilds_no_scene(project: Project) -> None:
     project.snakemake()
     assert rebuilt(before, project.scene_files()) == set()
     assert (project.path / "build" / "final.mp4").stat().st_mtime_ns == final_before
+
+
+def test_a_corrupt_join_is_never_published(project: Project) -> None:
+    """Damage one scene's clip: the join fails validation with the reason, and no final.mp4 is left."""
+    clip = next((project.path / "build" / "scenes").glob("*/clip.mp4"))
+    data = bytearray(clip.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = bytes((i * 37) % 256 for i in range(4096))
+    clip.write_bytes(bytes(data))
+    result = project.snakemake(check=False)
+    assert result.returncode != 0
+    assert "failed validation" in result.stderr and "Traceback" not in result.stderr
+    assert not (project.path / "build" / "final.mp4").exists()
+    assert not list((project.path / "build").glob(".final*"))
