@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 TARGET_LUFS = -14.0
 KNEE = 10 ** (-4.0 / 20)  # peaks above this are bent smoothly...
@@ -28,10 +27,22 @@ def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     return shelf, highpass
 
 
+def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
+    """Apply both stages in the frequency domain (numpy only: scipy.signal costs 1.5 s to import).
+
+    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds.
+    """
+    size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
+    z = np.exp(-2j * np.pi * np.fft.rfftfreq(size))  # e^{-jw} on the FFT's bins
+    response = np.ones_like(z)
+    for b, a in _k_weighting(rate):
+        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    return np.fft.irfft(np.fft.rfft(signal, size) * response, size)[: len(signal)]
+
+
 def integrated_lufs(samples: np.ndarray, rate: int) -> float:
     """Gated integrated loudness of a mono signal in LUFS; -inf for silence."""
-    (b1, a1), (b2, a2) = _k_weighting(rate)
-    weighted = lfilter(b2, a2, lfilter(b1, a1, samples.astype(np.float64)))
+    weighted = _k_filter(samples.astype(np.float64), rate)
     block, step = int(0.4 * rate), int(0.1 * rate)
     if len(weighted) < block:
         return float("-inf")

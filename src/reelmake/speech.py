@@ -153,9 +153,12 @@ def _trim(audio: np.ndarray) -> np.ndarray:
 
 
 def _to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
+    """Band-limited resampling by FFT; TTS output starts and ends in silence, so wrap-around is inaudible."""
+    if rate == SAMPLE_RATE or len(audio) == 0:
         return audio
-    from scipy.signal import resample_poly
-
-    common = math.gcd(rate, SAMPLE_RATE)
-    return resample_poly(audio, SAMPLE_RATE // common, rate // common).astype(np.float32)
+    size = round(len(audio) * SAMPLE_RATE / rate)
+    spectrum = np.fft.rfft(audio)
+    resized = np.zeros(size // 2 + 1, dtype=spectrum.dtype)
+    keep = min(len(spectrum), len(resized))
+    resized[:keep] = spectrum[:keep]
+    return (np.fft.irfft(resized, size) * (size / len(audio))).astype(np.float32)
