@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("-n", "--dry-run", action="store_true", help="show what would be rendered")
     render.set_defaults(run=cmd_render)
 
+    gc = commands.add_parser("gc", help="delete rendered scenes the script no longer uses")
+    gc.add_argument("path", type=Path, nargs="?", default=Path("."))
+    gc.set_defaults(run=cmd_gc)
+
     probe = commands.add_parser("probe", help="print the validation report of an MP4 as JSON")
     probe.add_argument("file", type=Path)
     probe.add_argument(
@@ -84,6 +88,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     project = args.path.resolve()
     plan_project(project)  # clear errors before Snakemake starts
     return render(project, cores=args.cores or None, dry_run=args.dry_run)
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from reelmake.plan import collect_garbage, plan_project
+
+    removed, freed = collect_garbage(plan_project(args.path))
+    print(f"removed {removed} unused scene(s), {freed / 1e6:.1f} MB freed")
+    return 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

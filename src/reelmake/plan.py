@@ -181,6 +181,22 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     return plan
 
 
+def collect_garbage(plan: Plan) -> tuple[int, int]:
+    """Delete scene folders and spec files the plan does not use; returns (scenes removed, bytes freed)."""
+    keep = {scene.hash for scene in plan.scenes}
+    removed = freed = 0
+    for folder in sorted((plan.project / BUILD / "scenes").glob("*")):
+        if folder.name in keep:
+            continue
+        for file in folder.iterdir():
+            freed += file.stat().st_size
+            file.unlink()
+        folder.rmdir()
+        (plan.project / spec_path(folder.name)).unlink(missing_ok=True)
+        removed += 1
+    return removed, freed
+
+
 def _dump(data: Any) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 

@@ -124,3 +124,18 @@ def test_a_corrupt_join_is_never_published(project: Project) -> None:
     assert "failed validation" in result.stderr and "Traceback" not in result.stderr
     assert not (project.path / "build" / "final.mp4").exists()
     assert not list((project.path / "build").glob(".final*"))
+
+
+def test_gc_removes_only_scenes_the_script_no_longer_uses(project: Project) -> None:
+    from reelmake.cli import main
+
+    old = {s["hash"] for s in project.manifest()["scenes"]}
+    project.write_script(script({**SCENES, "Two": "The second scene is replaced."}))
+    project.snakemake()
+    current = {s["hash"] for s in project.manifest()["scenes"]}
+    assert len(list((project.path / "build" / "scenes").iterdir())) == 4
+    assert main(["gc", str(project.path)]) == 0
+    assert {p.name for p in (project.path / "build" / "scenes").iterdir()} == current
+    assert {p.stem for p in (project.path / "build" / "specs").iterdir()} == current
+    assert len(old - current) == 1
+    assert nothing_to_do(project)
