@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(INSTALLED)  ## ruff and snakefmt (Snakemake's --lint runs in the tests)
 
 test: lint  ## the whole test suite
 	$(BIN)/pytest -q
+
+bench: $(INSTALLED)  ## speed and quality figures (not part of `make test`)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf projects/demo/build projects/demo/logs projects/demo/.snakemake

@@ -4,6 +4,8 @@ rule narration:
     output:
         wav="build/scenes/{hash}/narration.wav",
         timing="build/scenes/{hash}/timing.json",
+    benchmark:
+        "build/benchmarks/narration/{hash}.tsv"
     log:
         "logs/narration/{hash}.log",
     threads: 1

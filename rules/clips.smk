@@ -3,6 +3,8 @@ rule scene_clip:
         unpack(scene_clip_inputs),
     output:
         "build/scenes/{hash}/clip.mp4",
+    benchmark:
+        "build/benchmarks/scene_clip/{hash}.tsv"
     log:
         "logs/scene_clip/{hash}.log",
     threads: 1

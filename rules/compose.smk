@@ -8,6 +8,8 @@ rule compose:
         video="build/final.mp4",
         srt="build/final.srt",
         manifest="build/manifest.json",
+    benchmark:
+        "build/benchmarks/compose.tsv"
     log:
         "logs/compose.log",
     threads: 2

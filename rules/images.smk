@@ -3,6 +3,8 @@ rule scene_image:
         spec=scene_spec,
     output:
         "build/scenes/{hash}/image.png",
+    benchmark:
+        "build/benchmarks/scene_image/{hash}.tsv"
     log:
         "logs/scene_image/{hash}.log",
     threads: 1

@@ -3,6 +3,8 @@ rule canonical_script:
         PLAN.script_file,
     output:
         "build/script.yaml",
+    benchmark:
+        "build/benchmarks/canonical_script.tsv"
     log:
         "logs/canonical_script.log",
     threads: 1
