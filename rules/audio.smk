@@ -4,13 +4,19 @@ rule narration:
     output:
         wav="build/scenes/{hash}/narration.wav",
         timing="build/scenes/{hash}/timing.json",
-    benchmark:
-        "build/benchmarks/narration/{hash}.tsv"
     log:
         "logs/narration/{hash}.log",
+    benchmark:
+        "build/benchmarks/narration/{hash}.tsv"
     threads: 1
     resources:
         mem_mb=800,
         runtime=10,
-    script:
-        "../scripts/narration.py"
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.render_narration,
+            spec=input.spec,
+            wav=output.wav,
+            timing=output.timing,
+        )

@@ -3,13 +3,21 @@ rule scene_clip:
         unpack(scene_clip_inputs),
     output:
         "build/scenes/{hash}/clip.mp4",
-    benchmark:
-        "build/benchmarks/scene_clip/{hash}.tsv"
     log:
         "logs/scene_clip/{hash}.log",
+    benchmark:
+        "build/benchmarks/scene_clip/{hash}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=20,
-    script:
-        "../scripts/scene_clip.py"
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.render_scene_clip,
+            spec=input.spec,
+            image=input.image,
+            timing=input.timing,
+            asset=input.get("asset"),
+            out=output[0],
+        )

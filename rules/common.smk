@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from reelmake import jobs
 from reelmake.errors import UserError
 from reelmake.plan import COMPOSITION, plan_project, spec_path
 

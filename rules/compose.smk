@@ -8,13 +8,23 @@ rule compose:
         video="build/final.mp4",
         srt="build/final.srt",
         manifest="build/manifest.json",
-    benchmark:
-        "build/benchmarks/compose.tsv"
     log:
         "logs/compose.log",
+    benchmark:
+        "build/benchmarks/compose.tsv"
     threads: 2
     resources:
         mem_mb=1500,
         runtime=30,
-    script:
-        "../scripts/compose.py"
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.compose_final,
+            composition=input.composition,
+            clips=list(input.clips),
+            narrations=list(input.narrations),
+            timings=list(input.timings),
+            video=output.video,
+            srt=output.srt,
+            manifest=output.manifest,
+        )

@@ -3,13 +3,13 @@ rule scene_image:
         spec=scene_spec,
     output:
         "build/scenes/{hash}/image.png",
-    benchmark:
-        "build/benchmarks/scene_image/{hash}.tsv"
     log:
         "logs/scene_image/{hash}.log",
+    benchmark:
+        "build/benchmarks/scene_image/{hash}.tsv"
     threads: 1
     resources:
         mem_mb=800,
         runtime=5,
-    script:
-        "../scripts/scene_image.py"
+    run:
+        jobs.run_job(log[0], jobs.render_scene_image, spec=input.spec, out=output[0])

@@ -3,13 +3,15 @@ rule canonical_script:
         PLAN.script_file,
     output:
         "build/script.yaml",
-    benchmark:
-        "build/benchmarks/canonical_script.tsv"
     log:
         "logs/canonical_script.log",
+    benchmark:
+        "build/benchmarks/canonical_script.tsv"
     threads: 1
     resources:
         mem_mb=200,
         runtime=2,
-    script:
-        "../scripts/canonical_script.py"
+    run:
+        jobs.run_job(
+            log[0], jobs.write_canonical_script, source=input[0], out=output[0]
+        )

@@ -1,10 +1,14 @@
-"""What each Snakemake rule does, as plain functions of paths; ``run_job`` adds logging and clean errors."""
+"""What each Snakemake rule does, as plain functions of paths; ``run_job`` adds logging and clean errors.
+
+Rules call these from ``run:`` blocks, which the project profile runs in threads of the Snakemake process
+(``force-use-threads``): no interpreter start-up per job, and the TTS model is loaded once per build.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,20 +22,29 @@ from reelmake.fsutil import atomic_output
 log = logging.getLogger("reelmake")
 
 
+class JobFailed(Exception):
+    """A job failed for a known reason; the message says what happened and where."""
+
+
 def run_job(log_file: str, job: Callable[..., Any], **paths: Any) -> None:
-    """Run one rule's job with its log file; a known failure becomes one clear line and exit status 1."""
+    """Run one rule's job, logging to its own file; a known failure becomes JobFailed with one clear line."""
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        filename=log_file, filemode="w", level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    log.info("%s(%s)", job.__name__, paths)
+    handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == thread)  # jobs share the process, not their logs
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
+        log.info("%s(%s)", job.__name__, paths)
         job(**paths)
+        log.info("done")
     except (UserError, RenderError) as error:
         log.error("%s", error)
-        print(f"reelmake: {error}", file=sys.stderr)
-        sys.exit(1)
-    log.info("done")
+        raise JobFailed(str(error)) from None
+    finally:
+        log.removeHandler(handler)
+        handler.close()
 
 
 def _spec(path: str | Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class _ProgressHandler(logging.Handler):
 def render(project: Path, *, cores: int | None = None, dry_run: bool = False) -> int:
     """Build the project's video; returns the exit status (0 on success)."""
     from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
+    from snakemake.settings.types import DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings
 
     console = Console(stderr=True)
     settings = OutputSettings(show_failed_logs=True)
@@ -57,7 +57,11 @@ def render(project: Path, *, cores: int | None = None, dry_run: bool = False) ->
                 workdir=project,
             )
             dag = workflow.dag(dag_settings=DAGSettings(force_incomplete=True))
-            dag.execute_workflow(pseudo_executor="dryrun" if dry_run else None)
+            # Same as the project profile's force-use-threads: jobs run in this process's threads.
+            dag.execute_workflow(
+                pseudo_executor="dryrun" if dry_run else None,
+                execution_settings=ExecutionSettings(use_threads=True),
+            )
         except Exception as error:  # Snakemake has already printed the failing job and its log
             progress.update(handler.task, description=f"[red]failed: {type(error).__name__}")
             return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,14 +45,25 @@ class HibariEngine:
             raise ValueError(f"voice {voice!r} is not bundled with hibari-tts; use 'heart'")
         self._tts = Hibari()
         self._speed = speed
+        self._lock = threading.Lock()  # jobs run in threads; one synthesis at a time per model
         self.sample_rate = 24_000
 
     def synthesize(self, text: str) -> np.ndarray:
-        return np.asarray(self._tts(text, speed=self._speed, seed=0), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._tts(text, speed=self._speed, seed=0), dtype=np.float32)
+
+
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(voice: str, speed: float) -> SpeechEngine:
+    """The engine for a voice, loaded once per process (the model takes about a second to load)."""
+    with _ENGINES_LOCK:
+        return _engine(voice, speed)
 
 
 @functools.cache
-def engine_for(voice: str, speed: float) -> SpeechEngine:
+def _engine(voice: str, speed: float) -> SpeechEngine:
     return HibariEngine(voice, speed)
 
 
