@@ -2,11 +2,12 @@ rule scene_clip:
     input:
         unpack(scene_clip_inputs),
     output:
-        "build/scenes/{hash}/clip.mp4",
-    log:
-        "logs/scene_clip/{hash}.log",
+        clip="build/scenes/{hash}/clip.h264",
+        record="build/scenes/{hash}/clip.json",
     benchmark:
         "build/benchmarks/scene_clip/{hash}.tsv"
+    log:
+        "logs/scene_clip/{hash}.log",
     threads: 1
     resources:
         mem_mb=1000,
@@ -19,5 +20,6 @@ rule scene_clip:
             image=input.image,
             timing=input.timing,
             asset=input.get("asset"),
-            out=output[0],
+            out=output.clip,
+            record=output.record,
         )

@@ -1,17 +1,18 @@
 rule compose:
     input:
         composition=str(COMPOSITION),
-        clips=scene_files("clip.mp4"),
+        clips=scene_files("clip.h264"),
+        records=scene_files("clip.json"),
         narrations=scene_files("narration.wav"),
         timings=scene_files("timing.json"),
     output:
         video="build/final.mp4",
         srt="build/final.srt",
         manifest="build/manifest.json",
-    log:
-        "logs/compose.log",
     benchmark:
         "build/benchmarks/compose.tsv"
+    log:
+        "logs/compose.log",
     threads: 2
     resources:
         mem_mb=1500,
@@ -21,9 +22,6 @@ rule compose:
             log[0],
             jobs.compose_final,
             composition=input.composition,
-            clips=list(input.clips),
-            narrations=list(input.narrations),
-            timings=list(input.timings),
             video=output.video,
             srt=output.srt,
             manifest=output.manifest,

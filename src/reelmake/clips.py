@@ -1,31 +1,45 @@
-"""Per-scene video: a still or a clip becomes a video-only H.264 segment of an exact number of frames.
+"""Per-scene video: a still or a clip becomes a raw H.264 segment (Annex B) of an exact number of frames.
 
-Every segment uses identical encoder settings so the final join is a stream copy.
+Every segment uses the same encoder settings, starts with an IDR frame and has no B-frames, so segments
+can be joined by concatenating bytes. A still is encoded as one closed GOP that is then repeated: the
+picture is decoded and encoded once per GOP length, not once per frame of the scene.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 from reelmake.ffmpeg import run_ffmpeg
 from reelmake.fsutil import atomic_output
 
-# Fixed for every segment: the concat join copies streams, which needs identical parameters.
-ENCODER = [
-    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-profile:v", "high",
-    "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "bt709",
-    "-color_primaries", "bt709", "-color_trc", "bt709",
-]  # fmt: skip
+GOP_SECONDS = 2  # a keyframe every 2 s: seekable, and one IDR per 2 s keeps stills' bitrate low
+# RGB → BT.709 limited range, tagged as such, so players show the colours the slide was drawn with.
+TO_YUV = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
 
 
-def still_args(image: Path, frames: int, fps: int, out: Path) -> list[str]:
-    """ffmpeg arguments for a still: the PNG is decoded once and its frame repeated, not re-read per frame."""
+def encoder_args(fps: int) -> list[str]:
+    """x264 settings shared by every segment (identical SPS/PPS, so the joined stream is one stream)."""
+    gop = GOP_SECONDS * fps
     return [
-        "-framerate", str(fps), "-i", str(image),
-        "-vf", f"loop=loop={frames - 1}:size=1:start=0,format=yuv420p",
-        "-frames:v", str(frames), "-r", str(fps), "-an", *ENCODER,
-        "-g", str(fps * 2), "-video_track_timescale", str(fps * 512), str(out),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-profile:v", "high",
+        "-bf", "0", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-x264-params", "open-gop=0", "-pix_fmt", "yuv420p", "-color_range", "tv",
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-f", "h264",
     ]  # fmt: skip
+
+
+def still_args(image: Path, lengths: list[int], fps: int, outs: list[Path]) -> list[str]:
+    """One ffmpeg run: the PNG decoded once, encoded as a segment of each length (a GOP, the remainder)."""
+    labels = [f"[s{i}]" for i in range(len(lengths))]
+    repeat = f"loop=loop={max(lengths) - 1}:size=1:start=0"
+    graph = f"[0:v]{repeat},{TO_YUV},split={len(lengths)}" + "".join(labels)
+    args = ["-framerate", str(fps), "-i", str(image), "-filter_complex", graph]
+    for label, length, out in zip(labels, lengths, outs, strict=True):
+        args += ["-map", label, "-frames:v", str(length), *encoder_args(fps), str(out)]
+    return args
 
 
 def video_args(
@@ -42,23 +56,49 @@ def video_args(
     duration = frames / fps
     graph = (
         f"[0:v]fps={fps},{fitted},setsar=1,tpad=stop_mode=clone:stop_duration={duration:.3f}[bg];"
-        f"[bg][1:v]overlay=0:0:format=auto,format=yuv420p[v]"
+        f"[bg][1:v]overlay=0:0:format=auto,{TO_YUV}[v]"
     )
     return [
         "-i", str(clip), "-loop", "1", "-framerate", str(fps), "-i", str(overlay),
-        "-filter_complex", graph, "-map", "[v]",
-        "-frames:v", str(frames), "-r", str(fps), "-an", *ENCODER,
-        "-g", str(fps * 2), "-video_track_timescale", str(fps * 512), str(out),
+        "-filter_complex", graph, "-map", "[v]", "-frames:v", str(frames), "-an",
+        *encoder_args(fps), str(out),
     ]  # fmt: skip
 
 
-def render_still_clip(image: Path, frames: int, fps: int, out: Path) -> None:
-    with atomic_output(out) as tmp:
-        run_ffmpeg(still_args(image, frames, fps, tmp), what=f"encoding {out}")
+def render_still_clip(image: Path, frames: int, fps: int, out: Path, record: Path) -> None:
+    """A still scene: whole GOPs repeated byte for byte, then the remainder."""
+    gop = GOP_SECONDS * fps
+    repeats, rest = divmod(frames, gop)
+    lengths = ([gop] if repeats else []) + ([rest] if rest else [])
+    pieces = [out.with_name(f".{out.stem}.piece{i}.h264") for i in range(len(lengths))]
+    try:
+        run_ffmpeg(still_args(image, lengths, fps, pieces), what=f"encoding {out}")
+        encoded = [p.read_bytes() for p in pieces]
+    finally:
+        for piece in pieces:
+            piece.unlink(missing_ok=True)
+    stream = (encoded[0] * repeats if repeats else b"") + (encoded[-1] if rest else b"")
+    _write_clip(stream, frames, out, record)
 
 
 def render_video_clip(
-    clip: Path, overlay: Path, frames: int, fps: int, width: int, height: int, fit: str, out: Path
+    clip: Path, overlay: Path, frames: int, spec: dict[str, Any], out: Path, record: Path
 ) -> None:
+    """A video scene: every frame encoded, at the spec's size, rate and fit."""
+    piece = out.with_name(f".{out.stem}.piece.h264")
+    fps, width, height = spec["fps"], spec["width"], spec["height"]
+    try:
+        args = video_args(clip, overlay, frames, fps, width, height, spec["fit"], piece)
+        run_ffmpeg(args, what=f"encoding {out}")
+        stream = piece.read_bytes()
+    finally:
+        piece.unlink(missing_ok=True)
+    _write_clip(stream, frames, out, record)
+
+
+def _write_clip(stream: bytes, frames: int, out: Path, record: Path) -> None:
+    """The segment and its record (frame count, checksum): the join verifies every segment it reads."""
     with atomic_output(out) as tmp:
-        run_ffmpeg(video_args(clip, overlay, frames, fps, width, height, fit, tmp), what=f"encoding {out}")
+        tmp.write_bytes(stream)
+    with atomic_output(record) as tmp:
+        tmp.write_text(json.dumps({"frames": frames, "sha256": hashlib.sha256(stream).hexdigest()}))

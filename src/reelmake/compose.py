@@ -1,12 +1,16 @@
-"""The final join: scene clips by stream copy, one continuous narration track encoded once, validated.
+"""The final join: scene segments streamed into one MP4 by copy, one narration track, then checked.
 
 Encoding the assembled PCM once (not per-scene AAC files) keeps every scene's audio on the sample where
-its first video frame starts: per-file AAC priming would otherwise add up to drift.
+its first video frame starts: per-file AAC priming would otherwise add up to drift. The video is never
+re-encoded: the scenes' raw H.264 segments are verified against their records and streamed to ffmpeg.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
 from reelmake.captions import split_cue, to_srt
-from reelmake.ffmpeg import RenderError, run_ffmpeg
+from reelmake.ffmpeg import RenderError, ffmpeg_exe
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import integrated_lufs, normalize
-from reelmake.probe import Expectation, ValidationError, validate
+from reelmake.plan import scene_folder
+from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE, read_wav, write_wav
 
 AUDIO_BITRATE = "160k"
@@ -34,17 +39,9 @@ class SceneMedia:
     id: str
     title: str
     hash: str
-    clip: Path
-    narration: Path
-    timing: Path
 
-
-def concat_list(clips: list[Path], durations: list[float]) -> str:
-    """An ffconcat file listing the clips (absolute paths, quoted for ffmpeg)."""
-    env = Environment(loader=PackageLoader("reelmake"), undefined=StrictUndefined, autoescape=False)
-    env.filters["ffquote"] = lambda path: str(path).replace("'", "'\\''")
-    template = env.get_template("concat.ffconcat.j2")
-    return template.render(clips=[c.resolve() for c in clips], clip_durations=durations)
+    def file(self, name: str) -> Path:
+        return scene_folder(self.hash) / name
 
 
 def compose(
@@ -56,19 +53,17 @@ def compose(
     manifest: Path,
     work: Path,
 ) -> dict[str, Any]:
-    """Join the scenes into ``video`` (validated before it is moved into place), captions and manifest."""
+    """Join the scenes into ``video`` (checked before it is moved into place), captions and manifest."""
     started = time.monotonic()
     fps, width, height = composition["fps"], composition["width"], composition["height"]
     samples_per_frame = SAMPLE_RATE // fps
     tracks, captions, entries = [], [], []
     frame_cursor = 0
     for scene in scenes:
-        timing = json.loads(scene.timing.read_text())
-        audio = read_wav(scene.narration)
+        timing = json.loads(scene.file("timing.json").read_text())
+        audio = read_wav(scene.file("narration.wav"))
         if len(audio) != timing["frames"] * samples_per_frame:
-            raise ValueError(
-                f"{scene.narration}: {len(audio)} samples, expected {timing['frames']} frames' worth"
-            )
+            raise RenderError(f"{scene.file('narration.wav')} does not fill its {timing['frames']} frames")
         start_s = frame_cursor / fps
         for cue in timing["cues"]:
             captions.extend(split_cue(cue["text"], start_s + cue["start_s"], start_s + cue["end_s"]))
@@ -84,22 +79,16 @@ def compose(
     work.mkdir(parents=True, exist_ok=True)
     track = work / "narration.wav"
     write_wav(mixed, track)
-    listing = work / "clips.ffconcat"
-    listing.write_text(concat_list([s.clip for s in scenes], [e["frames"] / fps for e in entries]))
     with atomic_output(video) as tmp:
-        run_ffmpeg(
-            ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(track),
-             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-             "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE),
-             "-metadata", f"title={composition['title']}", "-movflags", "+faststart", str(tmp)],
-            what="joining the scenes",
-        )  # fmt: skip
-        try:
-            report = validate(tmp, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
-        except ValidationError as error:
-            problems = "; ".join(error.problems)
-            message = f"the joined video failed validation, so {video} was not written: {problems}"
-            raise RenderError(message) from None
+        expected_pictures = _mux(scenes, track, fps, composition["title"], tmp)
+        report = probe(tmp, decode="edges")
+        problems = check(report, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
+        if mp4_picture_digest(tmp).hexdigest() != expected_pictures:
+            problems.append("its video data differs from the scenes' segments (damaged while writing)")
+        if problems:
+            raise RenderError(
+                f"the joined video failed validation, so {video} was not written: " + "; ".join(problems)
+            )
     with atomic_output(srt) as tmp:
         tmp.write_text(to_srt(captions), encoding="utf-8")
     data = {
@@ -120,3 +109,41 @@ def compose(
     with atomic_output(manifest) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return data
+
+
+def _mux(scenes: list[SceneMedia], track: Path, fps: int, title: str, out: Path) -> str:
+    """Stream every scene's verified segment into ffmpeg with the narration; return the picture digest."""
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
+        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+        # The raw stream has no timestamps: number the frames exactly (the demuxer's own are microseconds).
+        "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),
+        "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE),
+        "-metadata", f"title={title}", "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+    digest = PictureDigest()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            for scene in scenes:
+                segment = scene.file("clip.h264").read_bytes()
+                record = json.loads(scene.file("clip.json").read_text())
+                if hashlib.sha256(segment).hexdigest() != record["sha256"]:
+                    raise RenderError(
+                        f"{scene.file('clip.h264')} is damaged (its checksum changed since it was rendered); "
+                        "delete it and run again"
+                    )
+                digest.update(annexb_units(segment))
+                process.stdin.write(segment)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its own message follows
+        finally:
+            process.stdin.close()
+            status = process.wait()
+        if status != 0:
+            errors.seek(0)
+            reason = errors.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise RenderError("joining the scenes failed: " + " | ".join(reason))
+    return digest.hexdigest()

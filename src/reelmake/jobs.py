@@ -91,44 +91,26 @@ def render_narration(spec: str, wav: str, timing: str) -> None:
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 
-def render_scene_clip(spec: str, image: str, timing: str, out: str, asset: str | None = None) -> None:
-    """The scene's video-only segment, exactly as many frames as its narration lasts."""
+def render_scene_clip(
+    spec: str, image: str, timing: str, out: str, record: str, asset: str | None = None
+) -> None:
+    """The scene's video segment (raw H.264), exactly as many frames as its narration lasts."""
     from reelmake.clips import render_still_clip, render_video_clip
 
     data = _spec(spec)
     frames = json.loads(Path(timing).read_text())["frames"]
     if asset is None:
-        render_still_clip(Path(image), frames, data["fps"], Path(out))
+        render_still_clip(Path(image), frames, data["fps"], Path(out), Path(record))
     else:
-        render_video_clip(
-            Path(asset),
-            Path(image),
-            frames,
-            data["fps"],
-            data["width"],
-            data["height"],
-            data["fit"],
-            Path(out),
-        )
+        render_video_clip(Path(asset), Path(image), frames, data, Path(out), Path(record))
 
 
-def compose_final(
-    composition: str,
-    clips: list[str],
-    narrations: list[str],
-    timings: list[str],
-    video: str,
-    srt: str,
-    manifest: str,
-) -> None:
-    """Join every scene into the final video, with captions and the manifest."""
+def compose_final(composition: str, video: str, srt: str, manifest: str) -> None:
+    """Join every scene (its files under build/scenes/<hash>/) into the final video, captions and manifest."""
     from reelmake.compose import SceneMedia, compose
 
     plan = json.loads(Path(composition).read_text(encoding="utf-8"))
-    scenes = [
-        SceneMedia(s["index"], s["id"], s["title"], s["hash"], Path(c), Path(n), Path(t))
-        for s, c, n, t in zip(plan["scenes"], clips, narrations, timings, strict=True)
-    ]
+    scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"]) for s in plan["scenes"]]
     result = compose(
         plan, scenes, video=Path(video), srt=Path(srt), manifest=Path(manifest), work=Path("build/compose")
     )

@@ -43,7 +43,7 @@ class ScenePlan:
 
     @property
     def folder(self) -> Path:
-        return BUILD / "scenes" / self.hash
+        return scene_folder(self.hash)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ def renderer_version() -> str:
     for name in RENDERER_MODULES:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
     return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def scene_folder(scene_hash: str) -> Path:
+    """Where a scene's media live, relative to the project."""
+    return BUILD / "scenes" / scene_hash
 
 
 def spec_path(scene_hash: str) -> Path:

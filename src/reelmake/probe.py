@@ -22,7 +22,8 @@ from av.video.stream import VideoStream
 
 from reelmake.errors import UserError
 
-DecodeMode = Literal["full", "none"]
+DecodeMode = Literal["full", "edges", "none"]
+EDGE_SECONDS = 2.5  # "edges" decodes this much video at each end (a whole GOP), and all the audio
 
 # A badly damaged file can fail on every packet; the first few messages say all there is to say.
 _MAX_ERRORS = 20
@@ -106,8 +107,8 @@ class _Timeline:
 
 def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> MediaReport:
     """Measure ``path``; with ``decode="full"`` every frame is decoded so damage shows up in decode_errors."""
-    if decode not in ("full", "none"):
-        raise ValueError(f"decode must be 'full' or 'none', not {decode!r}")
+    if decode not in ("full", "edges", "none"):
+        raise ValueError(f"decode must be 'full', 'edges' or 'none', not {decode!r}")
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -121,6 +122,8 @@ def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> Media
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
         vline, aline, errors = _scan(container, video, audio, decode)
+        if decode == "edges" and video is not None:
+            errors += _decode_tail(container, video)
         rate = (video.average_rate or video.guessed_rate) if video else None
         vstart = min(vline.pts) if vline and vline.pts else 0
         # Audio packets before pts 0 are the encoder's priming samples, which the edit list tells players
@@ -162,7 +165,7 @@ def _scan(
     errors: list[str] = []
     if not streams:
         return vline, aline, errors
-    if decode == "full":
+    if decode != "none":
         for stream in streams:
             stream.codec_context.thread_type = "AUTO"
     decoded_video = 0
@@ -174,6 +177,8 @@ def _scan(
             if packet.size and packet.pts is not None and line is not None:
                 line.add(packet.pts, packet.duration)
             if decode == "none":
+                continue
+            if decode == "edges" and packet.stream is video and not _near_start(packet):
                 continue
             try:
                 frames = packet.decode()
@@ -198,6 +203,29 @@ def _scan(
     if decode == "full" and vline is not None and decoded_video != len(vline.pts):
         errors.append(f"decoded {decoded_video} video frames, but the file has {len(vline.pts)}")
     return vline, aline, errors
+
+
+def _near_start(packet: av.Packet) -> bool:
+    if packet.pts is None or packet.time_base is None:
+        return False
+    return packet.pts * packet.time_base < EDGE_SECONDS
+
+
+def _decode_tail(container: InputContainer, video: VideoStream) -> list[str]:
+    """Decode the video's last EDGE_SECONDS (from the keyframe before them) to its end."""
+    if container.duration is None or video.time_base is None:
+        return []
+    end_s = container.duration / av.time_base
+    errors: list[str] = []
+    try:
+        container.seek(max(0, int((end_s - EDGE_SECONDS) / video.time_base)), stream=video, backward=True)
+        for packet in container.demux(video):
+            for frame in packet.decode():
+                if frame.is_corrupt:
+                    errors.append(f"{_at('video', frame.pts, frame.time_base)}: frame is corrupt")
+    except av.error.FFmpegError as exc:
+        errors.append(f"decoding the end failed: {exc.strerror}")
+    return errors
 
 
 def _at(kind: str, pts: int | None, time_base: Fraction | None) -> str:

@@ -80,7 +80,7 @@ def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
     changed = rebuilt(before, project.scene_files())
     new_hash = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}["Two"]
     assert changed == {new_hash} and new_hash != hashes["Two"]
-    assert len([p for p in project.scene_files() if p.split("/")[2] == new_hash]) == 4
+    assert len([p for p in project.scene_files() if p.split("/")[2] == new_hash]) == 5
     assert (project.path / "build" / "final.mp4").stat().st_mtime_ns > final_before
     assert nothing_to_do(project)
 
@@ -114,14 +114,14 @@ def test_edit_outside_any_scene_rebuilds_no_scene(project: Project) -> None:
 
 def test_a_corrupt_join_is_never_published(project: Project) -> None:
     """Damage one scene's clip: the join fails validation with the reason, and no final.mp4 is left."""
-    clip = next((project.path / "build" / "scenes").glob("*/clip.mp4"))
+    clip = next((project.path / "build" / "scenes").glob("*/clip.h264"))
     data = bytearray(clip.read_bytes())
     middle = len(data) // 2
     data[middle : middle + 4096] = bytes((i * 37) % 256 for i in range(4096))
     clip.write_bytes(bytes(data))
     result = project.snakemake(check=False)
     assert result.returncode != 0
-    assert "failed validation" in result.stderr and "Traceback" not in result.stderr
+    assert "is damaged" in result.stderr and "Traceback" not in result.stderr
     assert not (project.path / "build" / "final.mp4").exists()
     assert not list((project.path / "build").glob(".final*"))
 

@@ -1,0 +1,671 @@
+"""`make bench`: reelmake's speed and quality figures, measured in one run on this machine.
+
+Generates a project (bench_project.py), renders it cold, then times a no-op run, a narration edit, an image
+replacement, a reorder, a revert and the join alone; reads Snakemake's per-rule benchmark files; counts
+process launches (strace, in a separate untimed render of a copy); measures TTS speed, output bitrate,
+MoviePy composing the same scenes (comparator.py) and the quality of the result (quality.py). Writes
+benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figures as Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import av
+import bench_project
+import comparator
+import imageio_ffmpeg
+import quality
+from bench_project import BenchProject
+
+from reelmake.probe import probe
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GIB = 1024**3
+
+
+class BenchError(Exception):
+    """A step of the benchmark could not be carried out."""
+
+
+# --- running Snakemake ------------------------------------------------------------------------------
+
+
+def snakemake(folder: Path, *extra: str, cores: int, strace_log: Path | None = None) -> tuple[float, str]:
+    """Run the workflow in ``folder``; return (wall seconds, stdout + stderr). Raises on failure."""
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), *extra]
+    if strace_log is not None:
+        command = ["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(strace_log), *command]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise BenchError(f"snakemake {' '.join(extra)} failed in {folder}:\n{log[-4000:]}")
+    return wall, log
+
+
+def scene_files(folder: Path) -> dict[str, int]:
+    """Every file under build/scenes/ and its mtime (ns)."""
+    root = folder / "build" / "scenes"
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def rerendered(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """Scene folders (hashes) in which a file appeared or got a new mtime."""
+    return sorted({Path(path).parts[0] for path, mtime in after.items() if before.get(path) != mtime})
+
+
+def jobs_run(log: str) -> dict[str, int]:
+    """Snakemake's "Job stats" table as {rule: count} (empty when nothing ran)."""
+    if "Job stats:" not in log:
+        return {}
+    rows = log.split("Job stats:")[1].split("total")[0].splitlines()
+    counts = {}
+    for row in rows:
+        parts = row.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def check_output(project: BenchProject) -> dict[str, Any]:
+    """Is build/final.mp4 valid: packet scan (no decode), frame count, size, streams, scene order."""
+    build = project.path / "build"
+    problems: list[str] = []
+    manifest = json.loads((build / "manifest.json").read_text())
+    expected_frames = sum(s["frames"] for s in manifest["scenes"])
+    frames = None
+    try:
+        report = probe(build / "final.mp4", decode="none")
+        frames = report.frame_count
+        if frames != expected_frames:
+            problems.append(f"{frames} frames, expected {expected_frames}")
+        if (report.width, report.height) != (project.width, project.height):
+            problems.append(f"size {report.width}x{report.height}")
+        if (report.video_streams, report.audio_streams) != (1, 1):
+            problems.append(f"{report.video_streams} video / {report.audio_streams} audio streams")
+        if report.audio_duration_s is None or report.video_duration_s is None:
+            problems.append("a stream has no duration")
+        elif abs(report.audio_duration_s - report.video_duration_s) > 1 / project.fps + 1e-6:
+            problems.append(f"audio {report.audio_duration_s:.3f} s, video {report.video_duration_s:.3f} s")
+    except Exception as exc:
+        problems.append(f"probe failed: {exc}")
+    if round(manifest["duration_s"] * project.fps) != expected_frames:
+        problems.append(f"manifest duration {manifest['duration_s']} s is not {expected_frames} frames")
+    titles = [s["title"] for s in manifest["scenes"]]
+    if titles != [s.title for s in project.scenes]:
+        problems.append("the manifest's scene order is not the script's")
+    return {"valid": not problems, "frames": frames, "expected_frames": expected_frames, "problems": problems}
+
+
+def timed_step(
+    project: BenchProject, change: Callable[[], None], *extra: str, cores: int, full_s: float | None
+) -> dict[str, Any]:
+    """Make ``change``, run the workflow, and say how long it took and which scenes were re-rendered."""
+    before = scene_files(project.path)
+    change()
+    wall, log = snakemake(project.path, *extra, cores=cores)
+    changed = rerendered(before, scene_files(project.path))
+    return {
+        "wall_s": round(wall, 3),
+        "ratio_to_full": round(wall / full_s, 4) if full_s else 1.0,
+        "scenes_rerendered": len(changed),
+        "rerendered_hashes": changed,
+        "jobs": jobs_run(log),
+        "nothing_to_be_done": "Nothing to be done" in log,
+        **check_output(project),
+    }
+
+
+# --- what the cold render's files say ---------------------------------------------------------------
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "-", "NA") else None
+    except ValueError:
+        return None
+
+
+def rule_benchmarks(build: Path) -> dict[str, dict[str, Any]]:
+    """Per rule, from build/benchmarks/<rule>.tsv and build/benchmarks/<rule>/*.tsv: job count, sum and
+    max of wall seconds (`s`), max peak RSS (`max_rss`, MB)."""
+    rows: dict[str, list[dict[str, str]]] = {}
+    root = build / "benchmarks"
+    for tsv in sorted(root.rglob("*.tsv")):
+        rule = tsv.stem if tsv.parent == root else tsv.relative_to(root).parts[0]
+        with tsv.open(newline="") as fh:
+            rows.setdefault(rule, []).extend(csv.DictReader(fh, delimiter="\t"))
+    table = {}
+    for rule, entries in rows.items():
+        seconds = [v for v in (_number(e.get("s")) for e in entries) if v is not None]
+        rss = [v for v in (_number(e.get("max_rss")) for e in entries) if v is not None]
+        table[rule] = {
+            "jobs": len(entries),
+            "sum_s": round(sum(seconds), 3),
+            "max_s": round(max(seconds), 3) if seconds else None,
+            "max_rss_mb": round(max(rss), 1) if rss else None,
+        }
+    return table
+
+
+def wav_seconds(build: Path, manifest: dict[str, Any]) -> float:
+    total = 0.0
+    for scene in manifest["scenes"]:
+        samples, rate = quality.read_wav(build / "scenes" / scene["hash"] / "narration.wav")
+        total += len(samples) / rate
+    return total
+
+
+def output_figures(video: Path) -> dict[str, Any]:
+    """Size and average bitrates (video stream, audio stream, whole file) from a packet scan."""
+    report = probe(video, decode="none")
+    sizes: Counter[str] = Counter()
+    with av.open(str(video)) as container:
+        for packet in container.demux():
+            if packet.size:
+                sizes[packet.stream.type] += packet.size
+    vdur, adur = report.video_duration_s or 0.0, report.audio_duration_s or 0.0
+    duration = report.duration_s or vdur
+    return {
+        "size_bytes": report.size_bytes,
+        "duration_s": duration,
+        "video_kbps": round(sizes["video"] * 8 / vdur / 1000, 1) if vdur else None,
+        "audio_kbps": round(sizes["audio"] * 8 / adur / 1000, 1) if adur else None,
+        "total_kbps": round(report.size_bytes * 8 / duration / 1000, 1) if duration else None,
+        "audio_end_minus_video_end_ms": round((adur - vdur) * 1000, 2) if vdur and adur else None,
+    }
+
+
+# --- process launches ---------------------------------------------------------------------------------
+
+
+def ensure_strace() -> str | None:
+    """Path of strace; installed with apt-get when missing and we are root; None when unavailable."""
+    found = shutil.which("strace")
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "install", "-y", "strace"],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "strace"],
+    ):
+        subprocess.run(command, capture_output=True, env=env, check=False)
+        if shutil.which("strace"):
+            break
+    return shutil.which("strace")
+
+
+def count_execs(log: Path) -> dict[str, Any]:
+    """Successful execve calls in an ``strace -f`` log, in total and by program name."""
+    pending: dict[str, str] = {}
+    programs: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        pid, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if "execve(" in rest:
+            match = re.search(r'execve\("([^"]*)"', rest)
+            path = match.group(1) if match else "?"
+            if rest.endswith("<unfinished ...>"):
+                pending[pid] = path
+                continue
+        elif "<... execve resumed>" in rest:
+            path = pending.pop(pid, "?")
+        else:
+            continue
+        if re.search(r"\)\s*=\s*0\s*$", rest):
+            programs[Path(path).name] += 1
+    return {"total": sum(programs.values()), "by_program": dict(programs.most_common())}
+
+
+def measure_launches(source: Path, work: Path, cores: int) -> dict[str, Any]:
+    """Cold-render a copy of the untouched project under strace (untimed) and count exec calls."""
+    where = "a separate untimed cold render of a copy of the bench project (not the timed render)"
+    if ensure_strace() is None:
+        return {"total": None, "measured_on": where, "note": "strace is not available"}
+    copy = work / "launches"
+    shutil.copytree(source, copy)
+    log = work / "strace.log"
+    wall, _ = snakemake(copy, cores=cores, strace_log=log)
+    return {**count_execs(log), "measured_on": where, "render_wall_s_under_strace": round(wall, 2)}
+
+
+# --- TTS ----------------------------------------------------------------------------------------------
+
+
+def tts_direct(sentences: list[str]) -> dict[str, Any]:
+    """hibari in this process: seconds of speech per second of synthesis (model load reported apart)."""
+    try:
+        from reelmake.speech import engine_for
+
+        started = time.perf_counter()
+        engine = engine_for("heart", 1.0)
+        loaded = time.perf_counter()
+        samples = sum(len(engine.synthesize(s)) for s in sentences)
+        took = time.perf_counter() - loaded
+    except Exception as exc:
+        return {"x_realtime": None, "note": f"in-process TTS failed: {exc}"}
+    audio_s = samples / engine.sample_rate
+    return {
+        "x_realtime": round(audio_s / took, 1),
+        "speech_s": round(audio_s, 2),
+        "synthesis_s": round(took, 3),
+        "model_load_s": round(loaded - started, 3),
+        "sentences": len(sentences),
+    }
+
+
+# --- machine -----------------------------------------------------------------------------------------
+
+
+def _proc_field(path: str, key: str) -> str | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict[str, Any]:
+    mem = _proc_field("/proc/meminfo", "MemTotal")
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": _proc_field("/proc/cpuinfo", "model name"),
+        "mem_total_gib": round(int(mem.split()[0]) * 1024 / GIB, 1) if mem else None,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "ffmpeg": imageio_ffmpeg.get_ffmpeg_version(),
+        "packages": {p: _version(p) for p in ("reelmake", "snakemake", "hibari-tts", "av", "moviepy")},
+    }
+
+
+def load_now() -> dict[str, Any]:
+    one, five, fifteen = os.getloadavg()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"loadavg": [one, five, fifteen], "uptime": uptime or None}
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+def pick_scenes(project: BenchProject) -> tuple[int, int, int]:
+    """(scene whose narration is edited, photo scene whose image is replaced, first of two swapped)."""
+    count = len(project.scenes)
+    slides = [i for i, s in enumerate(project.scenes) if s.kind == "slide"]
+    photos = [i for i, s in enumerate(project.scenes) if s.kind == "photo"]
+    edit = min(slides, key=lambda i: abs(i - (count - 1) // 2))
+    photo = min((i for i in photos if i != edit), key=lambda i: abs(i - edit - 3))
+    return edit, photo, count // 3
+
+
+def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    """Fill ``result`` step by step (so that a failure still leaves the figures measured so far)."""
+    width, height = args.size
+    cores = args.cores
+    project = bench_project.generate(
+        work / "project", scenes=args.scenes, width=width, height=height, fps=args.fps
+    )
+    pristine = work / "pristine"
+    shutil.copytree(project.path, pristine)
+    clip_titles = {s.title for s in project.scenes if s.kind == "video"}
+    originals = project.copy_scenes()
+    edit, photo, swap = pick_scenes(project)
+    edited, replaced = project.scenes[edit], project.scenes[photo]
+    result["changes"] = {"narration_edited": edited.title, "image_replaced": replaced.title,
+                         "swapped": [project.scenes[swap].title, project.scenes[swap + 1].title]}  # fmt: skip
+    steps: dict[str, Any] = {}
+    result["steps"] = steps
+    result["load"]["before"] = load_now()
+
+    def rewrite(change: Callable[[], None]) -> Callable[[], None]:
+        def apply() -> None:
+            change()
+            project.write_script()
+
+        return apply
+
+    def swap_two() -> None:
+        project.scenes[swap], project.scenes[swap + 1] = project.scenes[swap + 1], project.scenes[swap]
+
+    steps["cold"] = timed_step(project, lambda: None, cores=cores, full_s=None)
+    full = steps["cold"]["wall_s"]
+    build = project.path / "build"
+    cold_manifest = json.loads((build / "manifest.json").read_text())
+    result["rules"] = rule_benchmarks(build)
+    result["output"] = output_figures(build / "final.mp4")
+    narration_s = wav_seconds(build, cold_manifest)
+    narration_rule_s = result["rules"].get("narration", {}).get("sum_s")
+    result["tts"] = {
+        "narration_audio_s": round(narration_s, 2),
+        "narration_rule_sum_s": narration_rule_s,
+        "rule_x_realtime": round(narration_s / narration_rule_s, 1) if narration_rule_s else None,
+        "note": "narration WAV seconds (pauses included) / sum of the narration rule's benchmark `s`, "
+        "which includes each job's process start-up and model load",
+    }
+
+    def set_closing(text: str) -> Callable[[], None]:
+        return lambda: edited.sentences.__setitem__(1, text)
+
+    steps["noop"] = timed_step(project, lambda: None, cores=cores, full_s=full)
+    steps["edit_narration"] = timed_step(
+        project, rewrite(set_closing(bench_project.EDITED_CLOSING)), cores=cores, full_s=full
+    )
+    steps["replace_image"] = timed_step(
+        project,
+        lambda: bench_project.replace_photo(project, replaced, seed=1000 + photo),
+        cores=cores,
+        full_s=full,
+    )
+    steps["reorder"] = timed_step(project, rewrite(swap_two), cores=cores, full_s=full)
+    steps["revert_narration"] = timed_step(
+        project, rewrite(set_closing(originals[edit].sentences[1])), cores=cores, full_s=full
+    )
+    steps["compose_only"] = timed_step(
+        project, lambda: None, "--forcerun", "compose", cores=cores, full_s=full
+    )
+    compose_rows = rule_benchmarks(build).get("compose", {})
+    result["composition"] = {
+        "run_wall_s": steps["compose_only"]["wall_s"],
+        "rule_s": compose_rows.get("max_s"),
+        "manifest_composition_s": json.loads((build / "manifest.json").read_text()).get("composition_s"),
+    }
+    result["load"]["after_timed_steps"] = load_now()
+
+    refs = quality.scene_refs(build, json.loads((build / "manifest.json").read_text()), clip_titles)
+    result["quality"] = quality.analyse(build / "final.mp4", refs, args.fps)
+    result["quality"]["measured_on"] = "build/final.mp4 after all steps (reordered, image replaced, reverted)"
+    end = probe(build / "final.mp4", decode="none")
+    if end.audio_duration_s is not None and end.video_duration_s is not None:
+        result["quality"]["end_offset_ms"] = round(abs(end.audio_duration_s - end.video_duration_s) * 1000, 2)
+
+    result["launches"] = (
+        measure_launches(pristine, work, cores) if args.strace else {"total": None, "note": "--no-strace"}
+    )
+    result["tts"]["direct"] = tts_direct([s for scene in originals for s in scene.sentences])
+    result["moviepy"] = run_comparator(args, project, build, cold_manifest, full, work)
+    result["load"]["after"] = load_now()
+
+
+def run_comparator(
+    args: argparse.Namespace,
+    project: BenchProject,
+    build: Path,
+    manifest: dict[str, Any],
+    full: float,
+    work: Path,
+) -> dict[str, Any]:
+    """MoviePy composing the cold render's scenes (stills, WAVs, clips) in the same order."""
+    found = comparator.available()
+    if not args.moviepy or found is None:
+        note = "skipped: --no-moviepy" if not args.moviepy else "skipped: moviepy is not importable"
+        return {"seconds": None, "ratio_to_full": None, "note": note}
+    scenes = []
+    for s in manifest["scenes"]:
+        folder = build / "scenes" / s["hash"]
+        visual = project.scene_titled(s["title"])
+        clip = project.path / visual.visual if visual.kind == "video" and visual.visual else None
+        scenes.append(
+            comparator.ComparatorScene(
+                folder / "image.png", folder / "narration.wav", s["frames"] / args.fps, clip
+            )
+        )
+    out = work / "moviepy.mp4"
+    seconds = comparator.render(scenes, out, size=args.size, fps=args.fps)
+    report = probe(out, decode="none")
+    return {
+        "seconds": round(seconds, 2),
+        "ratio_to_full": round(seconds / full, 2),
+        "version": found,
+        "frames": report.frame_count,
+        "expected_frames": sum(s["frames"] for s in manifest["scenes"]),
+        "size_bytes": report.size_bytes,
+        "note": "composes reelmake's already-rendered stills and narration WAVs (no TTS, no slide drawing)",
+    }
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "**NO**")
+
+
+def targets(result: dict[str, Any], fps: int) -> list[dict[str, Any]]:
+    """The issue's targets, each as {figure, value, target, met}; ``met`` is None when not measured."""
+    rows: list[dict[str, Any]] = []
+    steps = result.get("steps", {})
+    frame_ms = 1000 / fps
+
+    def add(figure: str, value: str, target: str, met: bool | None) -> None:
+        rows.append({"figure": figure, "value": value, "target": target, "met": met})
+
+    def step_row(name: str, figure: str, limit: float, scenes: int | None) -> None:
+        step = steps.get(name)
+        if not step:
+            return add(figure, "n/a", f"≤ {limit}", None)
+        ok = step["ratio_to_full"] <= limit and step["valid"]
+        target = f"≤ {limit}"
+        if scenes is not None:
+            ok = ok and step["scenes_rerendered"] == scenes
+            target += f", {scenes} scenes re-rendered" if scenes == 0 else ""
+        value = (
+            f"{step['ratio_to_full']:.3f} ({step['wall_s']:.2f} s, {step['scenes_rerendered']} re-rendered)"
+        )
+        return add(figure, value, target, ok)
+
+    if "cold" in steps:
+        add("cold full render", f"{steps['cold']['wall_s']:.2f} s", "—", None)
+    moviepy = result.get("moviepy", {})
+    ratio = moviepy.get("ratio_to_full")
+    mp_value = f"{_fmt(ratio)} ({_fmt(moviepy.get('seconds'), ' s')})"
+    add("MoviePy ÷ full render", mp_value, "≥ 10", None if ratio is None else ratio >= 10)
+    step_row("edit_narration", "edit narration ÷ full", 0.08, None)
+    step_row("replace_image", "replace image ÷ full", 0.08, None)
+    step_row("reorder", "reorder ÷ full", 0.05, 0)
+    step_row("revert_narration", "revert edit ÷ full", 0.05, 0)
+    comp = result.get("composition", {})
+    rule_s = comp.get("rule_s")
+    add(
+        "composition (compose rule `s`)", _fmt(rule_s, " s"), "≤ 2 s", None if rule_s is None else rule_s <= 2
+    )
+    add("composition (manifest composition_s)", _fmt(comp.get("manifest_composition_s"), " s", 3), "—", None)
+    add("compose-only run (`--forcerun compose`, wall)", _fmt(comp.get("run_wall_s"), " s"), "—", None)
+    noop = steps.get("noop")
+    add("no-op run", _fmt(noop and noop["wall_s"], " s"), "≤ 3 s", None if not noop else noop["wall_s"] <= 3)
+    rss = [r["max_rss_mb"] for r in result.get("rules", {}).values() if r.get("max_rss_mb") is not None]
+    peak = max(rss) if rss else None
+    add(
+        "peak RSS of any job",
+        _fmt(peak, " MB", 0),
+        "≤ 1 GB (1024 MB)",
+        None if peak is None else peak <= 1024,
+    )
+    q = result.get("quality", {})
+    ssim = q.get("min_ssim")
+    add(
+        "min SSIM (mid-scene frame vs still)",
+        _fmt(ssim, "", 4),
+        "≥ 0.98",
+        None if ssim is None else ssim >= 0.98,
+    )
+    offset = q.get("max_abs_offset_ms")
+    complete = offset is not None and not q.get("scenes_unmeasured")
+    frame = f"≤ 1 frame ({frame_ms:.1f} ms)"
+    measured = f"{_fmt(offset, ' ms', 1)} ({q.get('scenes_measured', 0)} scenes)"
+    add(
+        "max |A/V offset| at scene starts",
+        measured,
+        frame,
+        None if offset is None else complete and offset <= frame_ms + 1e-6,
+    )
+    end = q.get("end_offset_ms")
+    add(
+        "|audio end − video end|", _fmt(end, " ms", 1), frame, None if end is None else end <= frame_ms + 1e-6
+    )
+    out = result.get("output", {})
+    kbps = out.get("video_kbps")
+    video_rate = _fmt(kbps and kbps / 1000, " Mbit/s", 2)
+    add("average video bitrate", video_rate, "≤ 4 Mbit/s", None if kbps is None else kbps <= 4000)
+    size = out.get("size_bytes")
+    total = f"{_fmt(out.get('total_kbps'), ' kbit/s', 0)} / {_fmt(size and size / 1e6, ' MB', 1)}"
+    add("average total bitrate / size", total, "—", None)
+    launches = result.get("launches", {})
+    add("process launches per cold render (execve)", _fmt(launches.get("total")), "—", None)
+    tts = result.get("tts", {})
+    add(
+        "TTS x realtime (narration rule, incl. start-up)", _fmt(tts.get("rule_x_realtime"), "x", 1), "—", None
+    )
+    add("TTS x realtime (in-process)", _fmt(tts.get("direct", {}).get("x_realtime"), "x", 1), "—", None)
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = ["| figure | value | target | met? |", "|---|---|---|---|"]
+    lines += [
+        f"| {r['figure']} | {r['value']} | {r['target']} | {_met(r['met'])} |" for r in result["targets"]
+    ]
+    lines += ["", "| step | wall s | ÷ full | scenes re-rendered | valid |", "|---|---|---|---|---|"]
+    for name, step in result.get("steps", {}).items():
+        valid = "yes" if step["valid"] else "NO: " + "; ".join(step["problems"])
+        figures = f"{step['wall_s']:.2f} | {step['ratio_to_full']:.3f} | {step['scenes_rerendered']}"
+        lines.append(f"| {name} | {figures} | {valid} |")
+    lines += ["", "| rule (cold render) | jobs | sum s | max s | max RSS MB |", "|---|---|---|---|---|"]
+    for rule, row in sorted(result.get("rules", {}).items()):
+        rss = _fmt(row["max_rss_mb"], "", 0)
+        lines.append(f"| {rule} | {row['jobs']} | {_fmt(row['sum_s'])} | {_fmt(row['max_s'])} | {rss} |")
+    return "\n".join(lines)
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not match:
+        raise argparse.ArgumentTypeError("expected WxH, e.g. 1920x1080")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenes", type=int, default=30, help="number of scenes (default 30, at least 3)")
+    parser.add_argument(
+        "--size", type=size_arg, default=(1920, 1080), help="frame size WxH (default 1920x1080)"
+    )
+    parser.add_argument(
+        "--fps", type=int, default=30, choices=(24, 25, 30, 60), help="frame rate (default 30)"
+    )
+    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default 2)")
+    parser.add_argument(
+        "--no-moviepy", dest="moviepy", action="store_false", help="skip the MoviePy comparator"
+    )
+    parser.add_argument(
+        "--no-strace", dest="strace", action="store_false", help="do not count process launches"
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)"
+    )
+    parser.add_argument("--workdir", type=Path, help="work folder (new or empty; kept afterwards)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stamp = datetime.now(UTC)
+    if args.workdir:
+        work = args.workdir.resolve()
+        if work.exists() and any(work.iterdir()):
+            print(f"bench: --workdir {work} is not empty", file=sys.stderr)
+            return 2
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="reelmake-bench-", dir="/tmp"))
+    width, height = args.size
+    result: dict[str, Any] = {
+        "timestamp": stamp.isoformat(timespec="seconds"),
+        "config": {
+            "scenes": args.scenes,
+            "width": width,
+            "height": height,
+            "fps": args.fps,
+            "cores": args.cores,
+        },
+        "machine": machine_info(),
+        "load": {},
+        "workdir": str(work),
+    }
+    error = None
+    started = time.perf_counter()
+    try:
+        run_bench(args, work, result)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        result["error"] = error
+        result["traceback"] = traceback.format_exc()
+    finally:
+        result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+        if not args.workdir and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+            result["workdir"] = None
+    result["targets"] = targets(result, args.fps)
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}-{args.scenes}x{height}.json"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    load = result["load"].get("before", {}).get("loadavg")
+    print(
+        f"reelmake bench: {args.scenes} scenes, {width}x{height} @ {args.fps} fps, --cores {args.cores}; "
+        f"load average before {load}; {result['bench_wall_s']} s in all\n"
+    )
+    print(markdown(result))
+    if moviepy_note := result.get("moviepy", {}).get("note"):
+        print(f"\nMoviePy: {moviepy_note}")
+    if launches := result.get("launches"):
+        print(f"Launches: {launches.get('measured_on') or launches.get('note')}")
+    print(f"\nResults: {out}" + (f"\nWork folder kept: {work}" if result["workdir"] else ""))
+    if error:
+        print(f"\nbench: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""`make bench` end to end on a tiny project: every figure is in the JSON, with sane values."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+FPS = 30
+FRAME_MS = 1000 / FPS
+STEPS = ("cold", "noop", "edit_narration", "replace_image", "reorder", "revert_narration", "compose_only")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run of the harness: 3 scenes at 320x180 (a slide, a photo, a clip), no MoviePy."""
+    tmp = tmp_path_factory.mktemp("bench")
+    command = [sys.executable, str(BENCH / "bench.py"), "--scenes", "3", "--size", "320x180", "--no-moviepy",
+               "--results", str(tmp / "results"), "--workdir", str(tmp / "work")]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    (out,) = (tmp / "results").glob("*-3x180.json")
+    assert "| figure | value | target | met? |" in run.stdout
+    return json.loads(out.read_text())
+
+
+def test_timed_steps(result: dict) -> None:
+    steps = result["steps"]
+    assert set(STEPS) <= set(steps)
+    assert steps["cold"]["wall_s"] > 0 and steps["cold"]["scenes_rerendered"] == 3
+    for name in STEPS:
+        assert steps[name]["valid"], (name, steps[name]["problems"])
+        assert steps[name]["wall_s"] > 0 and steps[name]["ratio_to_full"] > 0
+    assert steps["noop"]["scenes_rerendered"] == 0 and steps["noop"]["nothing_to_be_done"]
+    assert steps["edit_narration"]["scenes_rerendered"] == 1
+    assert steps["replace_image"]["scenes_rerendered"] == 1
+    assert steps["reorder"]["scenes_rerendered"] == 0
+    assert steps["revert_narration"]["scenes_rerendered"] == 0
+    assert steps["compose_only"]["scenes_rerendered"] == 0
+    comp = result["composition"]
+    assert comp["run_wall_s"] > 0 and comp["rule_s"] > 0 and comp["manifest_composition_s"] > 0
+
+
+def test_rules_launches_tts_and_output(result: dict) -> None:
+    rules = result["rules"]
+    assert {"narration", "scene_image", "scene_clip", "compose"} <= set(rules)
+    assert rules["narration"]["jobs"] == 3 and rules["scene_image"]["jobs"] == 3
+    for row in rules.values():
+        assert row["sum_s"] >= 0 and row["max_s"] is not None
+    assert all(0 < r["max_rss_mb"] < 8000 for r in rules.values() if r["max_rss_mb"] is not None)
+    launches = result["launches"]
+    assert "measured_on" in launches or "note" in launches
+    assert launches["total"] is None or launches["total"] > 3
+    tts = result["tts"]
+    assert 15 < tts["narration_audio_s"] < 40 and tts["rule_x_realtime"] > 0
+    assert tts["direct"]["x_realtime"] > 1
+    out = result["output"]
+    assert out["size_bytes"] > 0 and 0 < out["video_kbps"] < out["total_kbps"]
+
+
+def test_quality(result: dict) -> None:
+    q = result["quality"]
+    assert q["ssim_scenes"] == 2 and q["min_ssim"] > 0.9
+    assert q["scenes_measured"] == 3 and q["scenes_unmeasured"] == []
+    assert q["max_abs_offset_ms"] <= FRAME_MS + 1e-6
+    assert q["end_offset_ms"] <= FRAME_MS + 1e-6
+
+
+def test_report(result: dict) -> None:
+    assert result["moviepy"]["seconds"] is None and "no-moviepy" in result["moviepy"]["note"]
+    machine = result["machine"]
+    assert machine["cpu_count"] >= 1 and machine["mem_total_gib"] > 0 and machine["ffmpeg"]
+    assert "before" in result["load"] and "error" not in result
+    figures = {row["figure"] for row in result["targets"]}
+    for wanted in ("MoviePy ÷ full render", "edit narration ÷ full", "replace image ÷ full", "reorder ÷ full",
+                   "revert edit ÷ full", "composition (compose rule `s`)", "no-op run", "peak RSS of any job",
+                   "min SSIM (mid-scene frame vs still)", "max |A/V offset| at scene starts",
+                   "|audio end − video end|", "average video bitrate"):  # fmt: skip
+        assert wanted in figures
+
+
+def test_comparator_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MoviePy composing two tiny scenes (a still and a clip with its overlay) gives the expected frames."""
+    pytest.importorskip("moviepy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    comparator = importlib.import_module("comparator")
+    bench_project = importlib.import_module("bench_project")
+    still = tmp_path / "still.png"
+    Image.new("RGB", (160, 90), (20, 90, 200)).save(still)
+    overlay = tmp_path / "overlay.png"
+    Image.new("RGBA", (160, 90), (0, 0, 0, 0)).save(overlay)
+    clip = bench_project.make_video(tmp_path / "clip.mp4", "128x72", 25, 0.5)
+    narration = tmp_path / "narration.wav"
+    tone = (np.sin(np.arange(48000) / 48000 * 2 * np.pi * 440) * 8000).astype("<i2")
+    with wave.open(str(narration), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(tone.tobytes())
+    scenes = [
+        comparator.ComparatorScene(still, narration, 1.0),
+        comparator.ComparatorScene(overlay, narration, 1.0, clip),
+    ]
+    seconds = comparator.render(scenes, tmp_path / "out.mp4", size=(160, 90), fps=FPS)
+    assert seconds > 0
+
+    from reelmake.probe import probe
+
+    report = probe(tmp_path / "out.mp4", decode="none")
+    assert abs(report.frame_count - 2 * FPS) <= 1 and (report.width, report.height) == (160, 90)
+    assert report.audio_streams == 1

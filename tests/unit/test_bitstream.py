@@ -1,0 +1,86 @@
+"""The join's cheap check: the picture digest of an MP4 equals its segments', and damage changes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reelmake.bitstream import PictureDigest, annexb_units, length_prefixed_units, mp4_picture_digest
+from reelmake.clips import GOP_SECONDS, render_still_clip
+from reelmake.compose import SceneMedia, _mux
+from reelmake.ffmpeg import RenderError
+from reelmake.plan import scene_folder
+from reelmake.probe import probe
+from reelmake.speech import SAMPLE_RATE, write_wav
+
+FPS = 30
+
+
+@pytest.fixture
+def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, list[SceneMedia]]:
+    """Two real still segments (one longer than a GOP) muxed by the real join."""
+    monkeypatch.chdir(tmp_path)
+    scenes = []
+    for index, (colour, frames) in enumerate([((200, 30, 30), 75), ((30, 30, 200), 40)], start=1):
+        scene = SceneMedia(index, f"s{index}", f"S{index}", f"{index:016x}")
+        folder = scene_folder(scene.hash)
+        folder.mkdir(parents=True)
+        Image.new("RGB", (320, 180), colour).save(folder / "image.png")
+        render_still_clip(folder / "image.png", frames, FPS, folder / "clip.h264", folder / "clip.json")
+        scenes.append(scene)
+    track = tmp_path / "narration.wav"
+    write_wav(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), track)
+    out = tmp_path / "joined.mp4"
+    expected = _mux(scenes, track, FPS, "t", out)
+    return out, expected, scenes
+
+
+def test_segments_are_whole_gops_then_the_rest(joined: tuple[Path, str, list[SceneMedia]]) -> None:
+    _, _, scenes = joined
+    record = json.loads(scenes[0].file("clip.json").read_text())
+    assert record["frames"] == 75
+    units = list(annexb_units(scenes[0].file("clip.h264").read_bytes()))
+    idr = sum(1 for u in units if u[0] & 0x1F == 5)
+    assert idr == 2  # one GOP of GOP_SECONDS * FPS frames and the 15-frame remainder
+    assert 75 // (GOP_SECONDS * FPS) == 1
+
+
+def test_digest_survives_the_mux(joined: tuple[Path, str, list[SceneMedia]]) -> None:
+    out, expected, _ = joined
+    digest = mp4_picture_digest(out)
+    assert digest.hexdigest() == expected and digest.slices == 115
+    report = probe(out, decode="edges")
+    assert report.frame_count == 115 and report.decode_errors == [] and report.fps == "30/1"
+
+
+def test_damage_in_the_middle_changes_the_digest(joined: tuple[Path, str, list[SceneMedia]]) -> None:
+    out, expected, _ = joined
+    data = bytearray(out.read_bytes())
+    middle = len(data) * 2 // 3
+    data[middle : middle + 64] = bytes(range(64))
+    out.write_bytes(bytes(data))
+    assert mp4_picture_digest(out).hexdigest() != expected
+
+
+def test_a_damaged_segment_is_refused(joined: tuple[Path, str, list[SceneMedia]], tmp_path: Path) -> None:
+    _, _, scenes = joined
+    clip = scenes[1].file("clip.h264")
+    data = bytearray(clip.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    with pytest.raises(RenderError, match="is damaged"):
+        _mux(scenes, tmp_path / "narration.wav", FPS, "t", tmp_path / "again.mp4")
+
+
+def test_length_prefixed_and_annexb_framings_agree() -> None:
+    units = [b"\x65\x88\x84\x00\x03", b"\x41\x9a\x00\x00\x03\x01"]
+    annexb = b"".join(b"\x00\x00\x00\x01" + u for u in units)
+    avcc = b"".join(len(u).to_bytes(4, "big") + u for u in units)
+    one, two = PictureDigest(), PictureDigest()
+    one.update(annexb_units(annexb))
+    two.update(length_prefixed_units(avcc))
+    assert one.hexdigest() == two.hexdigest() and one.slices == 2
