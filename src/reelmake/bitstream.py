@@ -16,16 +16,39 @@ import av
 _VCL_TYPES = {1, 5}  # coded slices: non-IDR and IDR
 
 
+def _start_codes(data: bytes) -> list[int]:
+    """Offsets of every 3-byte start code (00 00 01) in an Annex B stream."""
+    found = []
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0:
+        found.append(at)
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return found
+
+
 def annexb_units(data: bytes) -> Iterator[bytes]:
     """NAL units of an Annex B stream (start codes removed, trailing zero bytes dropped)."""
-    start = data.find(b"\x00\x00\x01")
-    while start >= 0:
-        begin = start + 3
-        end = data.find(b"\x00\x00\x01", begin)
-        unit = data[begin : end if end >= 0 else len(data)].rstrip(b"\x00")
+    starts = _start_codes(data)
+    for begin, end in zip(starts, [*starts[1:], len(data)], strict=False):
+        unit = data[begin + 3 : end].rstrip(b"\x00")
         if unit:
             yield unit
-        start = end
+
+
+def first_frames(data: bytes, count: int) -> bytes:
+    """The bytes of the first ``count`` frames of an Annex B stream with one slice per frame."""
+    if count == 0:
+        return b""
+    seen = 0
+    for at in _start_codes(data):
+        if data[at + 3] & 0x1F in _VCL_TYPES:
+            if seen == count:
+                # A 4-byte start code's leading zero belongs to the next frame.
+                return data[: at - 1 if at > 0 and data[at - 1] == 0 else at]
+            seen += 1
+    if seen == count:
+        return data
+    raise ValueError(f"the stream has {seen} frames, fewer than {count}")
 
 
 def length_prefixed_units(packet: bytes, size: int = 4) -> Iterator[bytes]:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reelmake.bitstream import first_frames
 from reelmake.ffmpeg import run_ffmpeg
 from reelmake.fsutil import atomic_output
 
@@ -31,15 +32,13 @@ def encoder_args(fps: int) -> list[str]:
     ]  # fmt: skip
 
 
-def still_args(image: Path, lengths: list[int], fps: int, outs: list[Path]) -> list[str]:
-    """One ffmpeg run: the PNG decoded once, encoded as a segment of each length (a GOP, the remainder)."""
-    labels = [f"[s{i}]" for i in range(len(lengths))]
-    repeat = f"loop=loop={max(lengths) - 1}:size=1:start=0"
-    graph = f"[0:v]{repeat},{TO_YUV},split={len(lengths)}" + "".join(labels)
-    args = ["-framerate", str(fps), "-i", str(image), "-filter_complex", graph]
-    for label, length, out in zip(labels, lengths, outs, strict=True):
-        args += ["-map", label, "-frames:v", str(length), *encoder_args(fps), str(out)]
-    return args
+def still_args(image: Path, frames: int, fps: int, out: Path) -> list[str]:
+    """ffmpeg arguments for ``frames`` frames of a still: converted to YUV once, then the frame repeated."""
+    return [
+        "-framerate", str(fps), "-i", str(image),
+        "-vf", f"{TO_YUV},loop=loop={frames - 1}:size=1:start=0",
+        "-frames:v", str(frames), *encoder_args(fps), str(out),
+    ]  # fmt: skip
 
 
 def video_args(
@@ -66,19 +65,17 @@ def video_args(
 
 
 def render_still_clip(image: Path, frames: int, fps: int, out: Path, record: Path) -> None:
-    """A still scene: whole GOPs repeated byte for byte, then the remainder."""
+    """A still scene: one GOP encoded, repeated byte for byte, then the first frames of it again."""
     gop = GOP_SECONDS * fps
-    repeats, rest = divmod(frames, gop)
-    lengths = ([gop] if repeats else []) + ([rest] if rest else [])
-    pieces = [out.with_name(f".{out.stem}.piece{i}.h264") for i in range(len(lengths))]
+    piece = out.with_name(f".{out.stem}.piece.h264")
     try:
-        run_ffmpeg(still_args(image, lengths, fps, pieces), what=f"encoding {out}")
-        encoded = [p.read_bytes() for p in pieces]
+        run_ffmpeg(still_args(image, min(frames, gop), fps, piece), what=f"encoding {out}")
+        encoded = piece.read_bytes()
     finally:
-        for piece in pieces:
-            piece.unlink(missing_ok=True)
-    stream = (encoded[0] * repeats if repeats else b"") + (encoded[-1] if rest else b"")
-    _write_clip(stream, frames, out, record)
+        piece.unlink(missing_ok=True)
+    repeats, rest = divmod(frames, gop)
+    # Without B-frames the first n frames of a GOP decode on their own: a prefix is a shorter GOP.
+    _write_clip(encoded * repeats + first_frames(encoded, rest), frames, out, record)
 
 
 def render_video_clip(

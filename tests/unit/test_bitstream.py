@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reelmake.bitstream import PictureDigest, annexb_units, length_prefixed_units, mp4_picture_digest
+from reelmake.bitstream import (
+    PictureDigest,
+    annexb_units,
+    first_frames,
+    length_prefixed_units,
+    mp4_picture_digest,
+)
 from reelmake.clips import GOP_SECONDS, render_still_clip
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
@@ -84,3 +90,14 @@ def test_length_prefixed_and_annexb_framings_agree() -> None:
     one.update(annexb_units(annexb))
     two.update(length_prefixed_units(avcc))
     assert one.hexdigest() == two.hexdigest() and one.slices == 2
+
+
+def test_first_frames_is_a_decodable_prefix(joined: tuple[Path, str, list[SceneMedia]]) -> None:
+    _, _, scenes = joined
+    stream = scenes[0].file("clip.h264").read_bytes()
+    for count in (0, 1, 7, 60, 75):
+        prefix = first_frames(stream, count)
+        units = list(annexb_units(prefix))
+        assert sum(1 for u in units if u[0] & 0x1F in (1, 5)) == count
+    with pytest.raises(ValueError, match="fewer than 76"):
+        first_frames(stream, 76)
