@@ -327,90 +327,96 @@ def pick_scenes(project: BenchProject) -> tuple[int, int, int]:
     return edit, photo, count // 3
 
 
-def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
-    """Fill ``result`` step by step (so that a failure still leaves the figures measured so far)."""
-    width, height = args.size
-    cores = args.cores
-    project = bench_project.generate(
-        work / "project", scenes=args.scenes, width=width, height=height, fps=args.fps
-    )
-    pristine = work / "pristine"
-    shutil.copytree(project.path, pristine)
-    clip_titles = {s.title for s in project.scenes if s.kind == "video"}
-    originals = project.copy_scenes()
+def cold_figures(build: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the cold render's files say: per-rule benchmarks, output size and bitrates, TTS speed."""
+    rules = rule_benchmarks(build)
+    narration_s = wav_seconds(build, manifest)
+    narration_rule_s = rules.get("narration", {}).get("sum_s")
+    tts = {
+        "narration_audio_s": round(narration_s, 2),
+        "narration_rule_sum_s": narration_rule_s,
+        "rule_x_realtime": round(narration_s / narration_rule_s, 1) if narration_rule_s else None,
+        "note": "narration WAV seconds (pauses included) / sum of the narration rule's benchmark `s`, "
+        "which includes each job's start-up (process launch or in-process set-up) and TTS model load",
+    }
+    return {"rules": rules, "output": output_figures(build / "final.mp4"), "tts": tts}
+
+
+def incremental_steps(
+    project: BenchProject, steps: dict[str, Any], cores: int, full: float
+) -> dict[str, str]:
+    """Time the runs after the cold render, each after its change; returns which scenes were changed."""
     edit, photo, swap = pick_scenes(project)
     edited, replaced = project.scenes[edit], project.scenes[photo]
-    result["changes"] = {"narration_edited": edited.title, "image_replaced": replaced.title,
-                         "swapped": [project.scenes[swap].title, project.scenes[swap + 1].title]}  # fmt: skip
-    steps: dict[str, Any] = {}
-    result["steps"] = steps
-    result["load"]["before"] = load_now()
+    original = edited.sentences[1]
+    changes = {"narration_edited": edited.title, "image_replaced": replaced.title,
+               "swapped": f"{project.scenes[swap].title} <-> {project.scenes[swap + 1].title}"}  # fmt: skip
 
-    def rewrite(change: Callable[[], None]) -> Callable[[], None]:
+    def closing(text: str) -> Callable[[], None]:
         def apply() -> None:
-            change()
+            edited.sentences[1] = text
             project.write_script()
 
         return apply
 
     def swap_two() -> None:
         project.scenes[swap], project.scenes[swap + 1] = project.scenes[swap + 1], project.scenes[swap]
+        project.write_script()
 
-    steps["cold"] = timed_step(project, lambda: None, cores=cores, full_s=None)
+    def new_image() -> None:
+        bench_project.replace_photo(project, replaced, seed=1000 + photo)
+
+    def step(change: Callable[[], None], *extra: str) -> dict[str, Any]:
+        return timed_step(project, change, *extra, cores=cores, full_s=full)
+
+    steps["noop"] = step(lambda: None)
+    steps["edit_narration"] = step(closing(bench_project.EDITED_CLOSING))
+    steps["replace_image"] = step(new_image)
+    steps["reorder"] = step(swap_two)
+    steps["revert_narration"] = step(closing(original))
+    steps["compose_only"] = step(lambda: None, "--forcerun", "compose")
+    return changes
+
+
+def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    """Fill ``result`` step by step (so that a failure still leaves the figures measured so far)."""
+    width, height = args.size
+    project = bench_project.generate(
+        work / "project", scenes=args.scenes, width=width, height=height, fps=args.fps
+    )
+    pristine = work / "pristine"
+    shutil.copytree(project.path, pristine)
+    clip_titles = {s.title for s in project.scenes if s.kind == "video"}
+    sentences = [s for scene in project.scenes for s in scene.sentences]
+    steps: dict[str, Any] = {}
+    result["steps"] = steps
+    result["load"]["before"] = load_now()
+
+    steps["cold"] = timed_step(project, lambda: None, cores=args.cores, full_s=None)
     full = steps["cold"]["wall_s"]
     build = project.path / "build"
     cold_manifest = json.loads((build / "manifest.json").read_text())
-    result["rules"] = rule_benchmarks(build)
-    result["output"] = output_figures(build / "final.mp4")
-    narration_s = wav_seconds(build, cold_manifest)
-    narration_rule_s = result["rules"].get("narration", {}).get("sum_s")
-    result["tts"] = {
-        "narration_audio_s": round(narration_s, 2),
-        "narration_rule_sum_s": narration_rule_s,
-        "rule_x_realtime": round(narration_s / narration_rule_s, 1) if narration_rule_s else None,
-        "note": "narration WAV seconds (pauses included) / sum of the narration rule's benchmark `s`, "
-        "which includes each job's process start-up and model load",
-    }
+    result.update(cold_figures(build, cold_manifest))
 
-    def set_closing(text: str) -> Callable[[], None]:
-        return lambda: edited.sentences.__setitem__(1, text)
-
-    steps["noop"] = timed_step(project, lambda: None, cores=cores, full_s=full)
-    steps["edit_narration"] = timed_step(
-        project, rewrite(set_closing(bench_project.EDITED_CLOSING)), cores=cores, full_s=full
-    )
-    steps["replace_image"] = timed_step(
-        project,
-        lambda: bench_project.replace_photo(project, replaced, seed=1000 + photo),
-        cores=cores,
-        full_s=full,
-    )
-    steps["reorder"] = timed_step(project, rewrite(swap_two), cores=cores, full_s=full)
-    steps["revert_narration"] = timed_step(
-        project, rewrite(set_closing(originals[edit].sentences[1])), cores=cores, full_s=full
-    )
-    steps["compose_only"] = timed_step(
-        project, lambda: None, "--forcerun", "compose", cores=cores, full_s=full
-    )
-    compose_rows = rule_benchmarks(build).get("compose", {})
+    result["changes"] = incremental_steps(project, steps, args.cores, full)
+    manifest = json.loads((build / "manifest.json").read_text())
     result["composition"] = {
         "run_wall_s": steps["compose_only"]["wall_s"],
-        "rule_s": compose_rows.get("max_s"),
-        "manifest_composition_s": json.loads((build / "manifest.json").read_text()).get("composition_s"),
+        "rule_s": rule_benchmarks(build).get("compose", {}).get("max_s"),
+        "manifest_composition_s": manifest.get("composition_s"),
     }
     result["load"]["after_timed_steps"] = load_now()
 
-    refs = quality.scene_refs(build, json.loads((build / "manifest.json").read_text()), clip_titles)
+    refs = quality.scene_refs(build, manifest, clip_titles)
     result["quality"] = quality.analyse(build / "final.mp4", refs, args.fps)
     result["quality"]["measured_on"] = "build/final.mp4 after all steps (reordered, image replaced, reverted)"
     end = probe(build / "final.mp4", decode="none")
     if end.audio_duration_s is not None and end.video_duration_s is not None:
         result["quality"]["end_offset_ms"] = round(abs(end.audio_duration_s - end.video_duration_s) * 1000, 2)
 
-    result["launches"] = (
-        measure_launches(pristine, work, cores) if args.strace else {"total": None, "note": "--no-strace"}
-    )
-    result["tts"]["direct"] = tts_direct([s for scene in originals for s in scene.sentences])
+    no_strace = {"total": None, "note": "--no-strace"}
+    result["launches"] = measure_launches(pristine, work, args.cores) if args.strace else no_strace
+    result["tts"]["direct"] = tts_direct(sentences)
     result["moviepy"] = run_comparator(args, project, build, cold_manifest, full, work)
     result["load"]["after"] = load_now()
 

@@ -7,7 +7,6 @@ edit, reorder and revert scenes and rewrite ``script.md`` from it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import subprocess
 from dataclasses import dataclass
@@ -114,9 +113,6 @@ class BenchProject:
 
     def scene_titled(self, title: str) -> Scene:
         return next(s for s in self.scenes if s.title == title)
-
-    def copy_scenes(self) -> list[Scene]:
-        return [dataclasses.replace(s, sentences=list(s.sentences)) for s in self.scenes]
 
 
 def scene_kinds(count: int) -> list[str]:

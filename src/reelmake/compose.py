@@ -23,7 +23,7 @@ from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
 from reelmake.captions import split_cue, to_srt
 from reelmake.ffmpeg import RenderError, ffmpeg_exe
 from reelmake.fsutil import atomic_output
-from reelmake.loudness import integrated_lufs, normalize
+from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder
 from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE, read_wav, write_wav
@@ -57,7 +57,7 @@ def compose(
     started = time.monotonic()
     fps, width, height = composition["fps"], composition["width"], composition["height"]
     samples_per_frame = SAMPLE_RATE // fps
-    tracks, captions, entries = [], [], []
+    tracks, captions, entries, blocks = [], [], [], []
     frame_cursor = 0
     for scene in scenes:
         timing = json.loads(scene.file("timing.json").read_text())
@@ -68,13 +68,14 @@ def compose(
         for cue in timing["cues"]:
             captions.extend(split_cue(cue["text"], start_s + cue["start_s"], start_s + cue["end_s"]))
         tracks.append(audio)
+        blocks += timing["loudness_blocks"]
         frame_cursor += timing["frames"]
         entries.append(
             {"index": scene.index, "id": scene.id, "title": scene.title, "hash": scene.hash,
              "frames": timing["frames"], "start_s": round(start_s, 6), "end_s": round(frame_cursor / fps, 6)}
         )  # fmt: skip
     total_s = frame_cursor / fps
-    mixed = normalize(np.concatenate(tracks), SAMPLE_RATE)
+    mixed = np.concatenate(tracks)
 
     work.mkdir(parents=True, exist_ok=True)
     track = work / "narration.wav"
@@ -100,7 +101,8 @@ def compose(
         "size_bytes": video.stat().st_size,
         "video_codec": report.video_codec,
         "audio_codec": report.audio_codec,
-        "loudness_lufs": round(integrated_lufs(mixed, SAMPLE_RATE), 2),
+        # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted).
+        "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
         "composition_s": round(time.monotonic() - started, 3),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenes": entries,

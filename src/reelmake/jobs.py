@@ -77,7 +77,8 @@ def render_scene_image(spec: str, out: str) -> None:
 
 def render_narration(spec: str, wav: str, timing: str) -> None:
     """Speak the scene's narration sentence by sentence; write the WAV and the sentence timings."""
-    from reelmake.speech import cues_to_json, engine_for, narrate, write_wav
+    from reelmake.loudness import block_powers, normalize
+    from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, narrate, write_wav
 
     data = _spec(spec)
     speech = data.get("speech")
@@ -85,9 +86,12 @@ def render_narration(spec: str, wav: str, timing: str) -> None:
     narration = narrate(
         data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"], engine=engine
     )
-    write_wav(narration.samples, Path(wav))
+    # Every scene is brought to the target loudness on its own, so the join needs no pass over the track.
+    samples = normalize(narration.samples, SAMPLE_RATE)
+    write_wav(samples, Path(wav))
+    blocks = [float(f"{p:.6g}") for p in block_powers(samples, SAMPLE_RATE)]
     with atomic_output(timing) as tmp:
-        tmp.write_text(json.dumps(cues_to_json(narration), indent=1, ensure_ascii=False))
+        tmp.write_text(json.dumps({**cues_to_json(narration), "loudness_blocks": blocks}, ensure_ascii=False))
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 

@@ -40,15 +40,30 @@ def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(signal, size) * response, size)[: len(signal)]
 
 
-def integrated_lufs(samples: np.ndarray, rate: int) -> float:
-    """Gated integrated loudness of a mono signal in LUFS; -inf for silence."""
-    weighted = _k_filter(samples.astype(np.float64), rate)
+def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Mean square of the K-weighted signal in each 400 ms block, every 100 ms (BS.1770's gating blocks).
+
+    Blocks of consecutive pieces can be pooled: the loudness of a whole video is that of all its scenes'
+    blocks, so each scene's blocks are measured once, when the scene is rendered.
+    """
     block, step = int(0.4 * rate), int(0.1 * rate)
-    if len(weighted) < block:
-        return float("-inf")
+    if len(samples) < block:
+        return np.zeros(0)
+    weighted = _k_filter(samples.astype(np.float64), rate)
     squares = np.concatenate([[0.0], np.cumsum(weighted**2)])
     starts = np.arange(0, len(weighted) - block + 1, step)
-    power = (squares[starts + block] - squares[starts]) / block
+    return (squares[starts + block] - squares[starts]) / block
+
+
+def integrated_lufs(samples: np.ndarray, rate: int) -> float:
+    """Gated integrated loudness of a mono signal in LUFS; -inf for silence."""
+    return lufs_of_blocks(block_powers(samples, rate))
+
+
+def lufs_of_blocks(power: np.ndarray) -> float:
+    """Gated integrated loudness (absolute gate -70 LUFS, relative gate -10 LU) of block powers."""
+    if power.size == 0:
+        return float("-inf")
     loud = -0.691 + 10 * np.log10(np.maximum(power, 1e-20))
     gated = power[loud > -70]
     if gated.size == 0:

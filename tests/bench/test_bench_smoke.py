@@ -9,6 +9,8 @@ import sys
 import wave
 from pathlib import Path
 
+import av
+import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
@@ -88,17 +90,29 @@ def test_report(result: dict) -> None:
         assert wanted in figures
 
 
+def _two_colour_clip(path: Path, seconds: float) -> Path:
+    """A 4:3 clip, red on the left half and blue on the right, so scaling and cropping show."""
+    filters = "color=red:s=48x72:r=25[a];color=blue:s=48x72:r=25[b];[a][b]hstack"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", filters,
+         "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
 def test_comparator_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """MoviePy composing two tiny scenes (a still and a clip with its overlay) gives the expected frames."""
+    """MoviePy composing two tiny scenes: a still, then a clip scaled to cover the frame, held on its last
+    frame, under a transparent overlay with a white box."""
     pytest.importorskip("moviepy")
     monkeypatch.syspath_prepend(str(BENCH))
     comparator = importlib.import_module("comparator")
-    bench_project = importlib.import_module("bench_project")
     still = tmp_path / "still.png"
-    Image.new("RGB", (160, 90), (20, 90, 200)).save(still)
-    overlay = tmp_path / "overlay.png"
-    Image.new("RGBA", (160, 90), (0, 0, 0, 0)).save(overlay)
-    clip = bench_project.make_video(tmp_path / "clip.mp4", "128x72", 25, 0.5)
+    Image.new("RGB", (160, 90), (20, 200, 20)).save(still)
+    overlay = Image.new("RGBA", (160, 90), (0, 0, 0, 0))
+    overlay.paste((255, 255, 255, 255), (70, 70, 90, 85))
+    overlay.save(tmp_path / "overlay.png")
+    clip = _two_colour_clip(tmp_path / "clip.mp4", 0.5)
     narration = tmp_path / "narration.wav"
     tone = (np.sin(np.arange(48000) / 48000 * 2 * np.pi * 440) * 8000).astype("<i2")
     with wave.open(str(narration), "wb") as out:
@@ -108,13 +122,19 @@ def test_comparator_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         out.writeframes(tone.tobytes())
     scenes = [
         comparator.ComparatorScene(still, narration, 1.0),
-        comparator.ComparatorScene(overlay, narration, 1.0, clip),
+        comparator.ComparatorScene(tmp_path / "overlay.png", narration, 1.0, clip),
     ]
-    seconds = comparator.render(scenes, tmp_path / "out.mp4", size=(160, 90), fps=FPS)
-    assert seconds > 0
+    assert comparator.render(scenes, tmp_path / "out.mp4", size=(160, 90), fps=FPS) > 0
 
     from reelmake.probe import probe
 
     report = probe(tmp_path / "out.mp4", decode="none")
     assert abs(report.frame_count - 2 * FPS) <= 1 and (report.width, report.height) == (160, 90)
-    assert report.audio_streams == 1
+    assert report.audio_streams == 1 and abs(report.audio_duration_s - 2.0) < 0.05
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    assert np.abs(frames[FPS // 2][45, 80] - (20, 200, 20)).max() < 40  # the still
+    for frame in (frames[FPS + 5], frames[-3]):  # the clip, then its held last frame
+        assert np.abs(frame[40, 20] - (255, 0, 0)).max() < 60  # red on the left
+        assert np.abs(frame[40, 140] - (0, 0, 255)).max() < 60  # blue on the right
+        assert np.abs(frame[78, 80] - (255, 255, 255)).max() < 40  # the overlay on top
