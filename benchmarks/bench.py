@@ -59,8 +59,16 @@ def snakemake(folder: Path, *extra: str, cores: int, strace_log: Path | None = N
     wall = time.perf_counter() - started
     log = result.stdout + result.stderr
     if result.returncode != 0:
-        raise BenchError(f"snakemake {' '.join(extra)} failed in {folder}:\n{log[-4000:]}")
+        raise BenchError(f"snakemake {' '.join(extra)} failed in {folder}:\n{error_excerpt(log)}")
     return wall, log
+
+
+def error_excerpt(log: str, limit: int = 3000) -> str:
+    """The first error Snakemake reported (its traceback), and the end of the log."""
+    match = re.search(r"^.*(Error|Exception|Traceback).*$", log, re.M)
+    head = log[match.start() : match.start() + limit] if match else ""
+    tail = log[-1000:]
+    return head if tail in head else f"{head}\n...\n{tail}"
 
 
 def scene_files(folder: Path) -> dict[str, int]:
@@ -407,18 +415,34 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     }
     result["load"]["after_timed_steps"] = load_now()
 
-    refs = quality.scene_refs(build, manifest, clip_titles)
-    result["quality"] = quality.analyse(build / "final.mp4", refs, args.fps)
-    result["quality"]["measured_on"] = "build/final.mp4 after all steps (reordered, image replaced, reverted)"
+    result["quality"] = optional(lambda: measure_quality(build, manifest, clip_titles, args.fps))
+
+    # The untimed extras: a failure is reported in its own figure and does not stop the others.
+    no_strace = {"total": None, "note": "--no-strace"}
+    result["launches"] = optional(
+        lambda: measure_launches(pristine, work, args.cores) if args.strace else no_strace
+    )
+    result["tts"]["direct"] = tts_direct(sentences)
+    result["moviepy"] = optional(lambda: run_comparator(args, project, build, cold_manifest, full, work))
+    result["load"]["after"] = load_now()
+
+
+def measure_quality(build: Path, manifest: dict[str, Any], clip_titles: set[str], fps: int) -> dict[str, Any]:
+    """quality.py on the final video as it stands, plus |audio end - video end| from a packet scan."""
+    figures = quality.analyse(build / "final.mp4", quality.scene_refs(build, manifest, clip_titles), fps)
+    figures["measured_on"] = "build/final.mp4 after all steps (reordered, image replaced, reverted)"
     end = probe(build / "final.mp4", decode="none")
     if end.audio_duration_s is not None and end.video_duration_s is not None:
-        result["quality"]["end_offset_ms"] = round(abs(end.audio_duration_s - end.video_duration_s) * 1000, 2)
+        figures["end_offset_ms"] = round(abs(end.audio_duration_s - end.video_duration_s) * 1000, 2)
+    return figures
 
-    no_strace = {"total": None, "note": "--no-strace"}
-    result["launches"] = measure_launches(pristine, work, args.cores) if args.strace else no_strace
-    result["tts"]["direct"] = tts_direct(sentences)
-    result["moviepy"] = run_comparator(args, project, build, cold_manifest, full, work)
-    result["load"]["after"] = load_now()
+
+def optional(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one extra measurement; on failure, its figures are null and the note says why."""
+    try:
+        return measure()
+    except Exception as exc:
+        return {"failed": True, "note": f"failed: {type(exc).__name__}: {exc}"}
 
 
 def run_comparator(
@@ -662,10 +686,11 @@ def main(argv: list[str] | None = None) -> int:
         f"load average before {load}; {result['bench_wall_s']} s in all\n"
     )
     print(markdown(result))
-    if moviepy_note := result.get("moviepy", {}).get("note"):
-        print(f"\nMoviePy: {moviepy_note}")
-    if launches := result.get("launches"):
-        print(f"Launches: {launches.get('measured_on') or launches.get('note')}")
+    print()
+    for name in ("moviepy", "launches", "quality"):
+        figures = result.get(name, {})
+        if note := figures.get("note") or figures.get("measured_on"):
+            print(f"{name}: {note[:600]}")
     print(f"\nResults: {out}" + (f"\nWork folder kept: {work}" if result["workdir"] else ""))
     if error:
         print(f"\nbench: error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@ rule narration:
         spec=scene_spec,
     output:
         wav="build/scenes/{hash}/narration.wav",
+        aac="build/scenes/{hash}/narration.m4a",
         timing="build/scenes/{hash}/timing.json",
     log:
         "logs/narration/{hash}.log",
@@ -18,5 +19,6 @@ rule narration:
             jobs.render_narration,
             spec=input.spec,
             wav=output.wav,
+            aac=output.aac,
             timing=output.timing,
         )

@@ -4,10 +4,10 @@ rule scene_clip:
     output:
         clip="build/scenes/{hash}/clip.h264",
         record="build/scenes/{hash}/clip.json",
-    benchmark:
-        "build/benchmarks/scene_clip/{hash}.tsv"
     log:
         "logs/scene_clip/{hash}.log",
+    benchmark:
+        "build/benchmarks/scene_clip/{hash}.tsv"
     threads: 1
     resources:
         mem_mb=1000,

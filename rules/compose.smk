@@ -3,16 +3,16 @@ rule compose:
         composition=str(COMPOSITION),
         clips=scene_files("clip.h264"),
         records=scene_files("clip.json"),
-        narrations=scene_files("narration.wav"),
+        narrations=scene_files("narration.m4a"),
         timings=scene_files("timing.json"),
     output:
         video="build/final.mp4",
         srt="build/final.srt",
         manifest="build/manifest.json",
-    benchmark:
-        "build/benchmarks/compose.tsv"
     log:
         "logs/compose.log",
+    benchmark:
+        "build/benchmarks/compose.tsv"
     threads: 2
     resources:
         mem_mb=1500,

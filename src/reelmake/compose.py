@@ -1,8 +1,7 @@
-"""The final join: scene segments streamed into one MP4 by copy, one narration track, then checked.
+"""The final join: nothing is encoded. Scene segments and audio are copied into one MP4, then checked.
 
-Encoding the assembled PCM once (not per-scene AAC files) keeps every scene's audio on the sample where
-its first video frame starts: per-file AAC priming would otherwise add up to drift. The video is never
-re-encoded: the scenes' raw H.264 segments are verified against their records and streamed to ffmpeg.
+The scenes' raw H.264 segments are verified against their records and streamed to ffmpeg; their AAC
+windows are laid on the track's frame grid (reelmake.aac), so no scene's audio drifts from its video.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from reelmake import aac
+from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
 from reelmake.captions import split_cue, to_srt
 from reelmake.ffmpeg import RenderError, ffmpeg_exe
@@ -26,9 +27,7 @@ from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder
 from reelmake.probe import Expectation, check, probe
-from reelmake.speech import SAMPLE_RATE, read_wav, write_wav
-
-AUDIO_BITRATE = "160k"
+from reelmake.speech import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -57,17 +56,25 @@ def compose(
     started = time.monotonic()
     fps, width, height = composition["fps"], composition["width"], composition["height"]
     samples_per_frame = SAMPLE_RATE // fps
-    tracks, captions, entries, blocks = [], [], [], []
+    placed, captions, entries, blocks = [], [], [], []
     frame_cursor = 0
     for scene in scenes:
         timing = json.loads(scene.file("timing.json").read_text())
-        audio = read_wav(scene.file("narration.wav"))
-        if len(audio) != timing["frames"] * samples_per_frame:
-            raise RenderError(f"{scene.file('narration.wav')} does not fill its {timing['frames']} frames")
+        if timing["samples"] != timing["frames"] * samples_per_frame:
+            raise RenderError(
+                f"{scene.file('timing.json')}: the audio does not fill its {timing['frames']} frames"
+            )
+        window = timing["aac_window"]
+        placed.append(
+            (
+                frame_cursor * samples_per_frame,
+                Window(window["start"], window["length"]),
+                scene.file("narration.m4a"),
+            )
+        )
         start_s = frame_cursor / fps
         for cue in timing["cues"]:
             captions.extend(split_cue(cue["text"], start_s + cue["start_s"], start_s + cue["end_s"]))
-        tracks.append(audio)
         blocks += timing["loudness_blocks"]
         frame_cursor += timing["frames"]
         entries.append(
@@ -75,11 +82,9 @@ def compose(
              "frames": timing["frames"], "start_s": round(start_s, 6), "end_s": round(frame_cursor / fps, 6)}
         )  # fmt: skip
     total_s = frame_cursor / fps
-    mixed = np.concatenate(tracks)
-
     work.mkdir(parents=True, exist_ok=True)
-    track = work / "narration.wav"
-    write_wav(mixed, track)
+    track = work / "narration.m4a"
+    aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
     with atomic_output(video) as tmp:
         expected_pictures = _mux(scenes, track, fps, composition["title"], tmp)
         report = probe(tmp, decode="edges")
@@ -121,7 +126,7 @@ def _mux(scenes: list[SceneMedia], track: Path, fps: int, title: str, out: Path)
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
         # The raw stream has no timestamps: number the frames exactly (the demuxer's own are microseconds).
         "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),
-        "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(SAMPLE_RATE),
+        "-c:a", "copy",
         "-metadata", f"title={title}", "-movflags", "+faststart", str(out),
     ]  # fmt: skip
     digest = PictureDigest()

@@ -75,8 +75,9 @@ def render_scene_image(spec: str, out: str) -> None:
         visuals.render_title_overlay(data["title"], width, height, Path(out))
 
 
-def render_narration(spec: str, wav: str, timing: str) -> None:
-    """Speak the scene's narration sentence by sentence; write the WAV and the sentence timings."""
+def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
+    """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings."""
+    from reelmake import aac as aac_codec
     from reelmake.loudness import block_powers, normalize
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, narrate, write_wav
 
@@ -89,9 +90,14 @@ def render_narration(spec: str, wav: str, timing: str) -> None:
     # Every scene is brought to the target loudness on its own, so the join needs no pass over the track.
     samples = normalize(narration.samples, SAMPLE_RATE)
     write_wav(samples, Path(wav))
-    blocks = [float(f"{p:.6g}") for p in block_powers(samples, SAMPLE_RATE)]
+    window = aac_codec.encode_window(samples, SAMPLE_RATE, Path(aac))
+    record = {
+        **cues_to_json(narration),
+        "aac_window": {"start": window.start, "length": window.length},
+        "loudness_blocks": [float(f"{p:.6g}") for p in block_powers(samples, SAMPLE_RATE)],
+    }
     with atomic_output(timing) as tmp:
-        tmp.write_text(json.dumps({**cues_to_json(narration), "loudness_blocks": blocks}, ensure_ascii=False))
+        tmp.write_text(json.dumps(record, ensure_ascii=False))
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 

@@ -25,7 +25,7 @@ from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
-RENDERER_MODULES = ("assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 

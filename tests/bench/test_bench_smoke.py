@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 import wave
@@ -61,7 +62,10 @@ def test_rules_launches_tts_and_output(result: dict) -> None:
     assert all(0 < r["max_rss_mb"] < 8000 for r in rules.values() if r["max_rss_mb"] is not None)
     launches = result["launches"]
     assert "measured_on" in launches or "note" in launches
-    assert launches["total"] is None or launches["total"] > 3
+    if shutil.which("strace"):
+        assert launches["total"] > 3, launches
+    else:
+        assert launches.get("total") is None
     tts = result["tts"]
     assert 15 < tts["narration_audio_s"] < 40 and tts["rule_x_realtime"] > 0
     assert tts["direct"]["x_realtime"] > 1
