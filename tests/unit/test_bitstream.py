@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reelmake import aac
 from reelmake.bitstream import (
     PictureDigest,
     annexb_units,
@@ -21,7 +22,7 @@ from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
 from reelmake.plan import scene_folder
 from reelmake.probe import probe
-from reelmake.speech import SAMPLE_RATE, write_wav
+from reelmake.speech import SAMPLE_RATE
 
 FPS = 30
 
@@ -38,8 +39,8 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         Image.new("RGB", (320, 180), colour).save(folder / "image.png")
         render_still_clip(folder / "image.png", frames, FPS, folder / "clip.h264", folder / "clip.json")
         scenes.append(scene)
-    track = tmp_path / "narration.wav"
-    write_wav(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), track)
+    track = tmp_path / "narration.m4a"
+    aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
     out = tmp_path / "joined.mp4"
     expected = _mux(scenes, track, FPS, "t", out)
     return out, expected, scenes
@@ -79,7 +80,7 @@ def test_a_damaged_segment_is_refused(joined: tuple[Path, str, list[SceneMedia]]
     data[len(data) // 2] ^= 0xFF
     clip.write_bytes(bytes(data))
     with pytest.raises(RenderError, match="is damaged"):
-        _mux(scenes, tmp_path / "narration.wav", FPS, "t", tmp_path / "again.mp4")
+        _mux(scenes, tmp_path / "narration.m4a", FPS, "t", tmp_path / "again.mp4")
 
 
 def test_length_prefixed_and_annexb_framings_agree() -> None:

@@ -1,0 +1,69 @@
+"""Per-scene AAC windows joined at packet level: exact length, each scene within half a frame of its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from reelmake import aac
+from reelmake.ffmpeg import RenderError
+from reelmake.probe import probe
+
+RATE = 48_000
+
+
+def scene(length: int, tone_at: int, tone_len: int = 4800) -> np.ndarray:
+    """Silence with a 1 kHz burst: easy to find again after encoding."""
+    samples = np.zeros(length, np.float32)
+    t = np.arange(tone_len) / RATE
+    samples[tone_at : tone_at + tone_len] = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    return samples
+
+
+def test_window_covers_the_sound_in_whole_frames() -> None:
+    assert aac.speech_window(np.zeros(5000, np.float32)) == aac.Window(0, aac.FRAME)
+    samples = scene(60_000, 12_000)
+    window = aac.speech_window(samples)
+    assert window.start == np.flatnonzero(samples)[0] - aac.LEAD_IN
+    assert window.length % aac.FRAME == 0
+    assert window.start + window.length >= 12_000 + 4800 + aac.LEAD_OUT
+
+
+def test_join_places_every_scene_within_half_a_frame(tmp_path: Path) -> None:
+    # Lengths that are not multiples of 1024, so each scene starts at a different phase of the grid.
+    scenes = [scene(40_000 + 1600 * i, 9_000 + 700 * i) for i in range(5)]
+    placed, start = [], 0
+    for i, samples in enumerate(scenes):
+        path = tmp_path / f"s{i}.m4a"
+        placed.append((start, aac.encode_window(samples, RATE, path), path))
+        start += len(samples)
+    out = tmp_path / "joined.m4a"
+    aac.join(placed, start, RATE, out, tmp_path)
+    report = probe(out)
+    assert report.audio_duration_s == pytest.approx(start / RATE, abs=1e-6)
+    assert report.decode_errors == []
+    with av.open(str(out)) as container:
+        decoded = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    cursor = 0
+    for i, samples in enumerate(scenes):
+        expected = cursor + 9_000 + 700 * i
+        found = cursor + int(np.flatnonzero(np.abs(decoded[cursor : cursor + len(samples)]) > 0.1)[0])
+        assert abs(found - expected) <= aac.FRAME // 2 + 8  # AAC's own onset smear is a few samples
+        cursor += len(samples)
+
+
+def test_overlapping_windows_are_refused(tmp_path: Path) -> None:
+    loud = np.full(8192, 0.3, np.float32)
+    paths = [tmp_path / "a.m4a", tmp_path / "b.m4a"]
+    windows = [aac.encode_window(loud, RATE, p) for p in paths]
+    with pytest.raises(RenderError, match="overlaps"):
+        aac.join(
+            [(0, windows[0], paths[0]), (2048, windows[1], paths[1])],
+            16384,
+            RATE,
+            tmp_path / "x.m4a",
+            tmp_path,
+        )
