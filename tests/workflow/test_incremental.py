@@ -81,7 +81,14 @@ def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
     new_hash = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}["Two"]
     assert changed == {new_hash} and new_hash != hashes["Two"]
     new_files = {p.split("/")[3] for p in project.scene_files() if p.split("/")[2] == new_hash}
-    assert new_files == {"image.png", "narration.wav", "narration.m4a", "timing.json", "clip.h264", "clip.json"}
+    assert new_files == {
+        "image.png",
+        "narration.wav",
+        "narration.m4a",
+        "timing.json",
+        "clip.h264",
+        "clip.json",
+    }
     assert (project.path / "build" / "final.mp4").stat().st_mtime_ns > final_before
     assert nothing_to_do(project)
 
