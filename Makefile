@@ -18,8 +18,8 @@ demo: $(INSTALLED)  ## render projects/demo/build/final.mp4
 		| $(BIN)/python -c "import json,sys; r=json.load(sys.stdin); print('demo: %sx%s, %.1f s, %s+%s -> projects/demo/build/final.mp4' % (r['width'], r['height'], r['duration_s'], r['video_codec'], r['audio_codec']))"
 
 lint: $(INSTALLED)  ## ruff and snakefmt (Snakemake's --lint runs in the tests)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakefmt --check Snakefile rules src/reelmake/templates/project/Snakefile
 
 test: lint  ## the whole test suite

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def workflow_root() -> Path:
-    """The folder holding the workflow's Snakefile, rules/, scripts/ and config/."""
+    """The folder holding the workflow's Snakefile, rules/ and config/."""
     packaged = Path(str(files("reelmake"))) / "workflow"
     if (packaged / "Snakefile").is_file():
         return packaged
