@@ -35,7 +35,14 @@ class _ProgressHandler(logging.Handler):
 def render(project: Path, *, cores: int | None = None, dry_run: bool = False) -> int:
     """Build the project's video; returns the exit status (0 on success)."""
     from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import DAGSettings, ExecutionSettings, OutputSettings, ResourceSettings
+    from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
+    from snakemake.settings.types import (
+        DAGSettings,
+        ExecutionSettings,
+        OutputSettings,
+        ResourceSettings,
+        SchedulingSettings,
+    )
 
     console = Console(stderr=True)
     settings = OutputSettings(show_failed_logs=True)
@@ -57,13 +64,16 @@ def render(project: Path, *, cores: int | None = None, dry_run: bool = False) ->
                 workdir=project,
             )
             dag = workflow.dag(dag_settings=DAGSettings(force_incomplete=True))
-            # Same as the project profile's force-use-threads: jobs run in this process's threads.
+            # As the project profile: jobs in this process's threads, the greedy scheduler.
             dag.execute_workflow(
                 pseudo_executor="dryrun" if dry_run else None,
                 execution_settings=ExecutionSettings(use_threads=True),
+                scheduling_settings=SchedulingSettings(scheduler="greedy"),
+                scheduler_settings=GreedySettings(),
             )
         except Exception as error:  # Snakemake has already printed the failing job and its log
             progress.update(handler.task, description=f"[red]failed: {type(error).__name__}")
+            console.print(f"reelmake: the render failed: {error}")
             return 1
         finally:
             snakemake_log.removeHandler(handler)
