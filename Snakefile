@@ -20,4 +20,7 @@ rule all:
         "build/script.yaml",
         "build/final.mp4",
         "build/final.srt",
+        "build/final.vtt",
+        "build/chapters.txt",
+        "build/poster.jpg",
         "build/manifest.json",

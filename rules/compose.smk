@@ -8,6 +8,9 @@ rule compose:
     output:
         video="build/final.mp4",
         srt="build/final.srt",
+        vtt="build/final.vtt",
+        chapters="build/chapters.txt",
+        poster="build/poster.jpg",
         manifest="build/manifest.json",
     log:
         "logs/compose.log",
@@ -24,5 +27,8 @@ rule compose:
             composition=input.composition,
             video=output.video,
             srt=output.srt,
+            vtt=output.vtt,
+            chapters=output.chapters,
+            poster=output.poster,
             manifest=output.manifest,
         )

@@ -32,6 +32,19 @@ def split_cue(text: str, start_s: float, end_s: float) -> list[Caption]:
     return out
 
 
+def to_vtt(captions: Iterable[Caption]) -> str:
+    """WebVTT; the text is escaped, so nothing a script says is read as cue markup."""
+    blocks = ["WEBVTT"]
+    for caption in captions:
+        text = "\n".join(_vtt_text(line) for line in caption.lines)
+        blocks.append(f"{_stamp(caption.start_s, '.')} --> {_stamp(caption.end_s, '.')}\n{text}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def _vtt_text(line: str) -> str:
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_srt(captions: Iterable[Caption]) -> str:
     blocks = []
     for number, caption in enumerate(captions, start=1):
@@ -41,9 +54,9 @@ def to_srt(captions: Iterable[Caption]) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def _stamp(seconds: float) -> str:
+def _stamp(seconds: float, decimal: str = ",") -> str:
     ms = round(seconds * 1000)
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
-    return f"{hours:02}:{minutes:02}:{secs:02},{ms:03}"
+    return f"{hours:02}:{minutes:02}:{secs:02}{decimal}{ms:03}"

@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
+from PIL import Image
 
 from reelmake import aac
 from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
-from reelmake.captions import split_cue, to_srt
+from reelmake.captions import split_cue, to_srt, to_vtt
+from reelmake.chapters import Chapter, ffmetadata, timestamps
 from reelmake.ffmpeg import RenderError, ffmpeg_exe
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
@@ -43,14 +46,23 @@ class SceneMedia:
         return scene_folder(self.hash) / name
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where the join writes: the video and everything published beside it."""
+
+    video: Path
+    srt: Path
+    vtt: Path
+    chapters: Path
+    poster: Path
+    manifest: Path
+
+
+POSTER_LONG_SIDE = 1280
+
+
 def compose(
-    composition: dict[str, Any],
-    scenes: list[SceneMedia],
-    *,
-    video: Path,
-    srt: Path,
-    manifest: Path,
-    work: Path,
+    composition: dict[str, Any], scenes: list[SceneMedia], *, outputs: Outputs, work: Path
 ) -> dict[str, Any]:
     """Join the scenes into ``video`` (checked before it is moved into place), captions and manifest."""
     started = time.monotonic()
@@ -82,21 +94,35 @@ def compose(
              "frames": timing["frames"], "start_s": round(start_s, 6), "end_s": round(frame_cursor / fps, 6)}
         )  # fmt: skip
     total_s = frame_cursor / fps
+    video = outputs.video
+    chapters = [Chapter(e["start_s"], e["end_s"], e["title"]) for e in entries]
     work.mkdir(parents=True, exist_ok=True)
     track = work / "narration.m4a"
     aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+    metadata = work / "chapters.ffmeta"
+    metadata.write_text(ffmetadata(chapters), encoding="utf-8")
     with atomic_output(video) as tmp:
-        expected_pictures = _mux(scenes, track, fps, composition["title"], tmp)
+        expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], tmp)
         report = probe(tmp, decode="edges")
         problems = check(report, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
         if mp4_picture_digest(tmp).hexdigest() != expected_pictures:
             problems.append("its video data differs from the scenes' segments (damaged while writing)")
+        found = len(chapter_starts(tmp))
+        if found != len(chapters):
+            problems.append(f"it has {found} chapters, not one per scene ({len(chapters)})")
         if problems:
             raise RenderError(
                 f"the joined video failed validation, so {video} was not written: " + "; ".join(problems)
             )
-    with atomic_output(srt) as tmp:
-        tmp.write_text(to_srt(captions), encoding="utf-8")
+    for path, text in (
+        (outputs.srt, to_srt(captions)),
+        (outputs.vtt, to_vtt(captions)),
+        (outputs.chapters, timestamps(chapters)),
+    ):
+        with atomic_output(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    first = entries[0]
+    _write_poster(video, (first["start_s"] + first["end_s"]) / 2, outputs.poster)
     data = {
         "title": composition["title"],
         "duration_s": round(total_s, 6),
@@ -113,16 +139,36 @@ def compose(
         "scenes": entries,
         "validation": report.to_dict(),
     }
-    with atomic_output(manifest) as tmp:
+    with atomic_output(outputs.manifest) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return data
 
 
-def _mux(scenes: list[SceneMedia], track: Path, fps: int, title: str, out: Path) -> str:
+def chapter_starts(path: Path) -> list[float]:
+    """Start times of the chapters an MP4 carries."""
+    with av.open(str(path)) as container:
+        return [float(c["start"] * c["time_base"]) for c in container.chapters()]
+
+
+def _write_poster(video: Path, at_s: float, out: Path) -> None:
+    """A JPEG of the frame at ``at_s`` (the middle of the first scene), long side POSTER_LONG_SIDE."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
+        frame = next(f for f in container.decode(stream) if f.pts is not None and f.time >= at_s - 1e-6)
+        image = frame.to_image()
+    scale = POSTER_LONG_SIDE / max(image.size)
+    size = (round(image.width * scale / 2) * 2, round(image.height * scale / 2) * 2)
+    with atomic_output(out) as tmp:
+        image.resize(size, Image.Resampling.LANCZOS).save(tmp, format="JPEG", quality=90)
+
+
+def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:
     """Stream every scene's verified segment into ffmpeg with the narration; return the picture digest."""
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
+        "-f", "ffmetadata", "-i", str(metadata), "-map_chapters", "2",
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
         # The raw stream has no timestamps: number the frames exactly (the demuxer's own are microseconds).
         "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),

@@ -115,14 +115,14 @@ def render_scene_clip(
         render_video_clip(Path(asset), Path(image), frames, data, Path(out), Path(record))
 
 
-def compose_final(composition: str, video: str, srt: str, manifest: str) -> None:
-    """Join every scene (its files under build/scenes/<hash>/) into the final video, captions and manifest."""
-    from reelmake.compose import SceneMedia, compose
+def compose_final(composition: str, **outputs: str) -> None:
+    """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it."""
+    from reelmake.compose import Outputs, SceneMedia, compose
 
     plan = json.loads(Path(composition).read_text(encoding="utf-8"))
     scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"]) for s in plan["scenes"]]
     result = compose(
-        plan, scenes, video=Path(video), srt=Path(srt), manifest=Path(manifest), work=Path("build/compose")
+        plan, scenes, outputs=Outputs(**{k: Path(v) for k, v in outputs.items()}), work=Path("build/compose")
     )
     log.info(
         "%.2f s, %d bytes, composed in %.2f s",

@@ -17,6 +17,7 @@ from reelmake.bitstream import (
     length_prefixed_units,
     mp4_picture_digest,
 )
+from reelmake.chapters import Chapter, ffmetadata
 from reelmake.clips import GOP_SECONDS, render_still_clip
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
@@ -41,8 +42,10 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         scenes.append(scene)
     track = tmp_path / "narration.m4a"
     aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
+    metadata = tmp_path / "chapters.ffmeta"
+    metadata.write_text(ffmetadata([Chapter(0, 2.5, "S1"), Chapter(2.5, 115 / FPS, "S2")]))
     out = tmp_path / "joined.mp4"
-    expected = _mux(scenes, track, FPS, "t", out)
+    expected = _mux(scenes, track, metadata, FPS, "t", out)
     return out, expected, scenes
 
 
@@ -80,7 +83,9 @@ def test_a_damaged_segment_is_refused(joined: tuple[Path, str, list[SceneMedia]]
     data[len(data) // 2] ^= 0xFF
     clip.write_bytes(bytes(data))
     with pytest.raises(RenderError, match="is damaged"):
-        _mux(scenes, tmp_path / "narration.m4a", FPS, "t", tmp_path / "again.mp4")
+        _mux(
+            scenes, tmp_path / "narration.m4a", tmp_path / "chapters.ffmeta", FPS, "t", tmp_path / "again.mp4"
+        )
 
 
 def test_length_prefixed_and_annexb_framings_agree() -> None:

@@ -185,3 +185,31 @@ def test_probe_command_prints_the_report(built: Path, capsys: pytest.CaptureFixt
     assert main(["probe", str(built / "build" / "final.mp4")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["width"] == 320 and report["decode_errors"] == []
+
+
+def test_chapters_one_per_scene_in_the_mp4_and_as_a_list(built: Path) -> None:
+    from reelmake.compose import chapter_starts
+
+    scenes = manifest(built)["scenes"]
+    starts = chapter_starts(built / "build" / "final.mp4")
+    assert starts == pytest.approx([s["start_s"] for s in scenes], abs=1e-3)
+    with av.open(str(built / "build" / "final.mp4")) as container:
+        assert [c["metadata"]["title"] for c in container.chapters()] == [s["title"] for s in scenes]
+    listed = (built / "build" / "chapters.txt").read_text().splitlines()
+    assert listed[0] == "00:00 The first slide" and len(listed) == len(scenes)
+
+
+def test_vtt_carries_the_same_cues_as_srt(built: Path) -> None:
+    vtt = (built / "build" / "final.vtt").read_text()
+    srt = (built / "build" / "final.srt").read_text()
+    assert vtt.startswith("WEBVTT\n\n")
+    assert vtt.count(" --> ") == srt.count(" --> ") == 4
+    assert "00:00:00." in vtt and "Thank you for watching!" in vtt
+
+
+def test_poster_is_a_720p_frame_of_the_first_scene(built: Path) -> None:
+    poster = Image.open(built / "build" / "poster.jpg")
+    assert poster.format == "JPEG" and poster.size == (1280, 720)
+    first = manifest(built)["scenes"][0]["hash"]
+    still = Image.open(built / "build" / "scenes" / first / "image.png").convert("RGB").resize((1280, 720))
+    assert np.abs(np.asarray(poster, np.int16) - np.asarray(still, np.int16)).mean() < 8
