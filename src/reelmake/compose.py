@@ -58,7 +58,7 @@ class Outputs:
     manifest: Path
 
 
-POSTER_LONG_SIDE = 1280
+POSTER_SHORT_SIDE = 720  # 1280x720 for landscape, 720x1280 vertical, 720x720 square
 
 
 def compose(
@@ -151,13 +151,13 @@ def chapter_starts(path: Path) -> list[float]:
 
 
 def _write_poster(video: Path, at_s: float, out: Path) -> None:
-    """A JPEG of the frame at ``at_s`` (the middle of the first scene), long side POSTER_LONG_SIDE."""
+    """A JPEG of the frame at ``at_s`` (the middle of the first scene), 720p in the video's shape."""
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
         frame = next(f for f in container.decode(stream) if f.pts is not None and f.time >= at_s - 1e-6)
         image = frame.to_image()
-    scale = POSTER_LONG_SIDE / max(image.size)
+    scale = POSTER_SHORT_SIDE / min(image.size)
     size = (round(image.width * scale / 2) * 2, round(image.height * scale / 2) * 2)
     with atomic_output(out) as tmp:
         image.resize(size, Image.Resampling.LANCZOS).save(tmp, format="JPEG", quality=90)

@@ -28,6 +28,7 @@ from reelmake.textio import load_yaml, read_user_text
 RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
+FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,11 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
         for _, message in schema_errors(layer, "config"):
             raise UserError(message, file=shown_as)
         merged.update(layer)
-    return with_defaults(merged, "config")
+    settings = with_defaults(merged, "config")
+    width, height = FORMATS[settings["format"]]
+    settings.setdefault("width", width)
+    settings.setdefault("height", height)
+    return settings
 
 
 def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, write: bool = False) -> Plan:

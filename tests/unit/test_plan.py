@@ -114,3 +114,21 @@ def test_characters_no_font_can_show_are_reported(project: Path) -> None:
     (project / "script.md").write_text("## Party 🎉\nFun.\n")
     with pytest.raises(UserError, match=r"U\+1F389"):
         plan_project(project)
+
+
+@pytest.mark.parametrize(
+    ("settings", "size"),
+    [({}, (1920, 1080)), ({"format": "vertical"}, (1080, 1920)), ({"format": "square"}, (1080, 1080)),
+     ({"format": "vertical", "width": 720, "height": 1280}, (720, 1280))],
+)  # fmt: skip
+def test_format_sets_the_frame_size(project: Path, settings: dict, size: tuple[int, int]) -> None:
+    (project / "config.yaml").write_text(yaml.safe_dump(settings))
+    plan = plan_project(project)
+    assert (plan.settings["width"], plan.settings["height"]) == size
+    assert {s.spec["width"] for s in plan.scenes} == {size[0]}
+
+
+def test_unknown_format_is_refused(project: Path) -> None:
+    (project / "config.yaml").write_text("format: portrait\n")
+    with pytest.raises(UserError, match="'portrait' is not one of 'landscape', 'vertical', 'square'"):
+        plan_project(project)
