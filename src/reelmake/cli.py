@@ -100,9 +100,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from reelmake.probe import probe
+    from reelmake.recommendations import platform_checks
 
     report = probe(args.file, decode=args.decode)
-    print(json.dumps(report.to_dict(), indent=2))
+    print(json.dumps({**report.to_dict(), "platform": platform_checks(args.file, report)}, indent=2))
     return 0
 
 

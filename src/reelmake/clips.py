@@ -18,7 +18,11 @@ from reelmake.fsutil import atomic_output
 
 GOP_SECONDS = 2  # a keyframe every 2 s: seekable, and one IDR per 2 s keeps stills' bitrate low
 # RGB → BT.709 limited range, tagged as such, so players show the colours the slide was drawn with.
-TO_YUV = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+# setparams tags the frames themselves: ffmpeg takes the encoder's colour fields from the frames.
+TO_YUV = (
+    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+)
 
 
 def encoder_args(fps: int) -> list[str]:

@@ -185,6 +185,9 @@ def test_probe_command_prints_the_report(built: Path, capsys: pytest.CaptureFixt
     assert main(["probe", str(built / "build" / "final.mp4")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["width"] == 320 and report["decode_errors"] == []
+    platform = {c["check"]: c for c in report["platform"]}
+    assert all(c["ok"] for name, c in platform.items() if name != "keyframe interval"), platform
+    assert platform["keyframe interval"]["actual"].endswith("frames)")  # 2 s GOPs: reported, not hidden
 
 
 def test_chapters_one_per_scene_in_the_mp4_and_as_a_list(built: Path) -> None:
