@@ -1,3 +1,27 @@
+rule scene_gop:
+    input:
+        spec=scene_spec,
+        image="build/scenes/{hash}/image.png",
+    output:
+        "build/scenes/{hash}/gop.h264",
+    log:
+        "logs/scene_gop/{hash}.log",
+    benchmark:
+        "build/benchmarks/scene_gop/{hash}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.encode_scene_gop,
+            spec=input.spec,
+            image=input.image,
+            out=output[0],
+        )
+
+
 rule scene_clip:
     input:
         unpack(scene_clip_inputs),
@@ -13,13 +37,11 @@ rule scene_clip:
         mem_mb=1000,
         runtime=20,
     run:
+        # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay.
         jobs.run_job(
             log[0],
             jobs.render_scene_clip,
-            spec=input.spec,
-            image=input.image,
-            timing=input.timing,
-            asset=input.get("asset"),
+            **dict(input.items()),
             out=output.clip,
             record=output.record,
         )

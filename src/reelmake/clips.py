@@ -68,16 +68,19 @@ def video_args(
     ]  # fmt: skip
 
 
-def render_still_clip(image: Path, frames: int, fps: int, out: Path, record: Path) -> None:
-    """A still scene: one GOP encoded, repeated byte for byte, then the first frames of it again."""
-    gop = GOP_SECONDS * fps
-    piece = out.with_name(f".{out.stem}.piece.h264")
-    try:
-        run_ffmpeg(still_args(image, min(frames, gop), fps, piece), what=f"encoding {out}")
-        encoded = piece.read_bytes()
-    finally:
-        piece.unlink(missing_ok=True)
-    repeats, rest = divmod(frames, gop)
+def encode_gop(image: Path, fps: int, out: Path) -> None:
+    """One closed GOP (GOP_SECONDS of the still): all a still scene's video is made of.
+
+    It does not depend on the scene's length, so it is encoded while the narration is still being spoken.
+    """
+    with atomic_output(out) as tmp:
+        run_ffmpeg(still_args(image, GOP_SECONDS * fps, fps, tmp), what=f"encoding {out}")
+
+
+def assemble_still_clip(gop: Path, frames: int, fps: int, out: Path, record: Path) -> None:
+    """A still scene of ``frames`` frames: the GOP repeated byte for byte, then the first frames of it."""
+    encoded = gop.read_bytes()
+    repeats, rest = divmod(frames, GOP_SECONDS * fps)
     # Without B-frames the first n frames of a GOP decode on their own: a prefix is a shorter GOP.
     _write_clip(encoded * repeats + first_frames(encoded, rest), frames, out, record)
 

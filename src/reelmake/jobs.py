@@ -18,6 +18,7 @@ import yaml
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output
+from reelmake.plan import Plan
 
 log = logging.getLogger("reelmake")
 
@@ -45,6 +46,19 @@ def run_job(log_file: str, job: Callable[..., Any], **paths: Any) -> None:
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def preload_voices(plan: Plan) -> None:
+    """Start loading the voice (about a second) while Snakemake builds its DAG, if a narration is due."""
+    from reelmake.speech import engine_for
+
+    due = {
+        (s.spec["speech"]["voice"], s.spec["speech"]["speed"])
+        for s in plan.scenes
+        if "speech" in s.spec and not (plan.project / s.folder / "timing.json").exists()
+    }
+    for voice, speed in due:
+        threading.Thread(target=engine_for, args=(voice, speed), name=f"preload-{voice}").start()
 
 
 def _spec(path: str | Path) -> dict[str, Any]:
@@ -101,18 +115,31 @@ def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 
+def encode_scene_gop(spec: str, image: str, out: str) -> None:
+    """A still scene's one GOP, from its picture."""
+    from reelmake.clips import encode_gop
+
+    encode_gop(Path(image), _spec(spec)["fps"], Path(out))
+
+
 def render_scene_clip(
-    spec: str, image: str, timing: str, out: str, record: str, asset: str | None = None
-) -> None:
-    """The scene's video segment (raw H.264), exactly as many frames as its narration lasts."""
-    from reelmake.clips import render_still_clip, render_video_clip
+    spec: str, timing: str, out: str, record: str, gop: str | None = None, image: str | None = None,
+    asset: str | None = None,
+) -> None:  # fmt: skip
+    """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
+
+    A still scene is assembled from its GOP; a video scene (asset and title overlay image) is encoded.
+    """
+    from reelmake.clips import assemble_still_clip, render_video_clip
 
     data = _spec(spec)
     frames = json.loads(Path(timing).read_text())["frames"]
-    if asset is None:
-        render_still_clip(Path(image), frames, data["fps"], Path(out), Path(record))
-    else:
+    if gop is not None:
+        assemble_still_clip(Path(gop), frames, data["fps"], Path(out), Path(record))
+    elif asset is not None and image is not None:
         render_video_clip(Path(asset), Path(image), frames, data, Path(out), Path(record))
+    else:
+        raise ValueError("a scene clip needs either a GOP or an asset and its overlay")
 
 
 def compose_final(composition: str, **outputs: str) -> None:

@@ -18,7 +18,7 @@ from reelmake.bitstream import (
     mp4_picture_digest,
 )
 from reelmake.chapters import Chapter, ffmetadata
-from reelmake.clips import GOP_SECONDS, render_still_clip
+from reelmake.clips import GOP_SECONDS, assemble_still_clip, encode_gop
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
 from reelmake.plan import scene_folder
@@ -38,7 +38,8 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         folder = scene_folder(scene.hash)
         folder.mkdir(parents=True)
         Image.new("RGB", (320, 180), colour).save(folder / "image.png")
-        render_still_clip(folder / "image.png", frames, FPS, folder / "clip.h264", folder / "clip.json")
+        encode_gop(folder / "image.png", FPS, folder / "gop.h264")
+        assemble_still_clip(folder / "gop.h264", frames, FPS, folder / "clip.h264", folder / "clip.json")
         scenes.append(scene)
     track = tmp_path / "narration.m4a"
     aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
