@@ -10,7 +10,6 @@ overlap state at each seam is silence either way: seams are clean, and no scene'
 from __future__ import annotations
 
 import functools
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from reelmake.ffmpeg import RenderError, ffmpeg_exe
+from reelmake.ffmpeg import RenderError, run_ffmpeg
 from reelmake.fsutil import atomic_output
 
 FRAME = 1024
@@ -49,15 +48,11 @@ def encode(samples: np.ndarray, rate: int, out: Path) -> None:
     """Encode mono float samples as stereo AAC in an .m4a, written atomically."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
     with atomic_output(out) as tmp:
-        result = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-             "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
+        run_ffmpeg(
+            ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
              "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", BITRATE, "-f", "mp4", str(tmp)],
-            input=pcm, capture_output=True, check=False,
+            what=f"encoding {out}", stdin=pcm,
         )  # fmt: skip
-        if result.returncode != 0:
-            reason = result.stderr.decode(errors="replace").strip()[-300:]
-            raise RenderError(f"encoding {out} failed: {reason}")
 
 
 def encode_window(samples: np.ndarray, rate: int, out: Path) -> Window:

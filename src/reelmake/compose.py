@@ -25,7 +25,7 @@ from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
 from reelmake.captions import split_cue, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
-from reelmake.ffmpeg import RenderError, ffmpeg_exe
+from reelmake.ffmpeg import RenderError, failure, ffmpeg_command
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder
@@ -165,8 +165,7 @@ def _write_poster(video: Path, at_s: float, out: Path) -> None:
 
 def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:
     """Stream every scene's verified segment into ffmpeg with the narration; return the picture digest."""
-    cmd = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+    cmd = ffmpeg_command([
         "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
         "-f", "ffmetadata", "-i", str(metadata), "-map_chapters", "2",
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
@@ -174,7 +173,7 @@ def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title:
         "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),
         "-c:a", "copy",
         "-metadata", f"title={title}", "-movflags", "+faststart", str(out),
-    ]  # fmt: skip
+    ])  # fmt: skip
     digest = PictureDigest()
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
@@ -197,6 +196,5 @@ def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title:
             status = process.wait()
         if status != 0:
             errors.seek(0)
-            reason = errors.read().decode(errors="replace").strip().splitlines()[-3:]
-            raise RenderError("joining the scenes failed: " + " | ".join(reason))
+            raise failure("joining the scenes", errors.read(), status)
     return digest.hexdigest()
