@@ -18,9 +18,9 @@ rule all:
     default_target: True
     input:
         "build/script.yaml",
-        "build/final.mp4",
-        "build/final.srt",
-        "build/final.vtt",
-        "build/chapters.txt",
-        "build/poster.jpg",
-        "build/manifest.json",
+        f"{OUT}/final.mp4",
+        f"{OUT}/final.srt",
+        f"{OUT}/final.vtt",
+        f"{OUT}/chapters.txt",
+        f"{OUT}/poster.jpg",
+        f"{OUT}/manifest.json",

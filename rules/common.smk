@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reelmake import jobs
 from reelmake.errors import UserError
-from reelmake.plan import COMPOSITION, plan_project, spec_path
+from reelmake.plan import plan_project, spec_path
 
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
@@ -14,6 +14,9 @@ except UserError as error:
     sys.exit(f"reelmake: {error}")
 if workflow.is_main_process:
     jobs.preload_voices(PLAN)
+# The final outputs' folder: build/, or build/preview/ for a preview (its logs go beside the full render's).
+OUT = PLAN.output_dir
+LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
 
 
 wildcard_constraints:

@@ -1,21 +1,21 @@
 rule compose:
     input:
-        composition=str(COMPOSITION),
+        composition=str(PLAN.composition_file),
         clips=scene_files("clip.h264"),
         records=scene_files("clip.json"),
         narrations=scene_files("narration.m4a"),
         timings=scene_files("timing.json"),
     output:
-        video="build/final.mp4",
-        srt="build/final.srt",
-        vtt="build/final.vtt",
-        chapters="build/chapters.txt",
-        poster="build/poster.jpg",
-        manifest="build/manifest.json",
+        video=f"{OUT}/final.mp4",
+        srt=f"{OUT}/final.srt",
+        vtt=f"{OUT}/final.vtt",
+        chapters=f"{OUT}/chapters.txt",
+        poster=f"{OUT}/poster.jpg",
+        manifest=f"{OUT}/manifest.json",
     log:
-        "logs/compose.log",
+        f"{LOGS}/compose.log",
     benchmark:
-        "build/benchmarks/compose.tsv"
+        f"{OUT}/benchmarks/compose.tsv"
     threads: 2
     resources:
         mem_mb=1500,

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("path", type=Path, nargs="?", default=Path("."))
     render.add_argument("--cores", type=int, default=0, help="CPU cores to use (default: all)")
     render.add_argument("-n", "--dry-run", action="store_true", help="show what would be rendered")
+    render.add_argument(
+        "--preview", action="store_true", help="a quick low-resolution render into build/preview/"
+    )
     render.set_defaults(run=cmd_render)
 
     gc = commands.add_parser("gc", help="delete rendered scenes the script no longer uses")
@@ -86,14 +89,18 @@ def cmd_render(args: argparse.Namespace) -> int:
     from reelmake.render import render
 
     project = args.path.resolve()
-    plan_project(project)  # clear errors before Snakemake starts
-    return render(project, cores=args.cores or None, dry_run=args.dry_run)
+    overrides = {"preview": True} if args.preview else {}
+    plan = plan_project(project, overrides)  # clear errors before Snakemake starts
+    status = render(project, overrides, cores=args.cores or None, dry_run=args.dry_run)
+    if status == 0 and not args.dry_run:
+        print(project / plan.output_dir / "final.mp4")
+    return status
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from reelmake.plan import collect_garbage, plan_project
+    from reelmake.plan import collect_garbage
 
-    removed, freed = collect_garbage(plan_project(args.path))
+    removed, freed = collect_garbage(args.path)
     print(f"removed {removed} unused scene(s), {freed / 1e6:.1f} MB freed")
     return 0
 

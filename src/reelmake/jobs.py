@@ -149,7 +149,10 @@ def compose_final(composition: str, **outputs: str) -> None:
     plan = json.loads(Path(composition).read_text(encoding="utf-8"))
     scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"]) for s in plan["scenes"]]
     result = compose(
-        plan, scenes, outputs=Outputs(**{k: Path(v) for k, v in outputs.items()}), work=Path("build/compose")
+        plan,
+        scenes,
+        outputs=Outputs(**{k: Path(v) for k, v in outputs.items()}),
+        work=Path(composition).parent / "compose",
     )
     log.info(
         "%.2f s, %d bytes, composed in %.2f s",

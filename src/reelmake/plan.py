@@ -20,7 +20,7 @@ from reelmake.assets import AssetCache, resolve_asset
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
-from reelmake.schemas import schema_errors, with_defaults
+from reelmake.schemas import load_schema, schema_errors, with_defaults
 from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
@@ -28,7 +28,9 @@ from reelmake.textio import load_yaml, read_user_text
 RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
+PREVIEW = BUILD / "preview"  # a preview's final outputs; its scenes have their own hashes
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
+PREVIEW_SHORT_SIDE = 360  # 640x360 for landscape: a ninth of the pixels of 1080p
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,16 @@ class Plan:
     title: str
     settings: dict[str, Any]
     scenes: tuple[ScenePlan, ...]
+
+    @property
+    def output_dir(self) -> Path:
+        """Where the video and its companions go: build/, or build/preview/ for a preview."""
+        return PREVIEW if self.settings["preview"] else BUILD
+
+    @property
+    def composition_file(self) -> Path:
+        """The join's input; a preview has its own, so a preview never makes the full render re-join."""
+        return self.output_dir / "composition.json"
 
     def scene(self, scene_hash: str) -> ScenePlan:
         for scene in self.scenes:
@@ -92,9 +104,6 @@ def spec_path(scene_hash: str) -> Path:
     return BUILD / "specs" / f"{scene_hash}.json"
 
 
-COMPOSITION = BUILD / "composition.json"
-
-
 def load_settings(project: Path, script: Script, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """config.yaml, then the front matter, then command-line overrides; validated, defaults filled."""
     merged: dict[str, Any] = {}
@@ -105,7 +114,7 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
             (CONFIG_NAME, load_yaml(read_user_text(config_file, shown_as=CONFIG_NAME), shown_as=CONFIG_NAME))
         )
     layers.append((f"{script.source} front matter", script.settings))
-    layers.append(("--config", overrides or {}))
+    layers.append(("--config", _command_line_values(overrides or {})))
     for shown_as, layer in layers:
         if layer is None:
             continue
@@ -118,7 +127,27 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
     width, height = FORMATS[settings["format"]]
     settings.setdefault("width", width)
     settings.setdefault("height", height)
+    if settings["preview"]:
+        settings["width"], settings["height"] = preview_size(settings["width"], settings["height"])
     return settings
+
+
+def _command_line_values(overrides: dict[str, Any]) -> dict[str, Any]:
+    """`snakemake --config preview=true` passes the string 'true': read it as the boolean the setting is."""
+    words = {"true": True, "false": False}
+    properties = load_schema("config")["properties"]
+    return {
+        key: words.get(value.lower(), value)
+        if isinstance(value, str) and properties.get(key, {}).get("type") == "boolean"
+        else value
+        for key, value in overrides.items()
+    }
+
+
+def preview_size(width: int, height: int) -> tuple[int, int]:
+    """The frame scaled down to PREVIEW_SHORT_SIDE on its short side (never up), in even numbers."""
+    scale = min(1.0, PREVIEW_SHORT_SIDE / min(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, write: bool = False) -> Plan:
@@ -187,22 +216,27 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
         cache.save()
         for scene in plan.scenes:
             write_if_changed(project / spec_path(scene.hash), _dump(scene.spec))
-        write_if_changed(project / COMPOSITION, _dump(plan.composition()))
+        write_if_changed(project / plan.composition_file, _dump(plan.composition()))
     return plan
 
 
-def collect_garbage(plan: Plan) -> tuple[int, int]:
-    """Delete scene folders and spec files the plan does not use; returns (scenes removed, bytes freed)."""
-    keep = {scene.hash for scene in plan.scenes}
+def collect_garbage(project: Path) -> tuple[int, int]:
+    """Delete scene folders and spec files that neither the full render nor the preview uses.
+
+    Returns (scenes removed, bytes freed).
+    """
+    project = project.resolve()
+    plans = [plan_project(project, {"preview": preview}) for preview in (False, True)]
+    keep = {scene.hash for plan in plans for scene in plan.scenes}
     removed = freed = 0
-    for folder in sorted((plan.project / BUILD / "scenes").glob("*")):
+    for folder in sorted((project / BUILD / "scenes").glob("*")):
         if folder.name in keep:
             continue
         for file in folder.iterdir():
             freed += file.stat().st_size
             file.unlink()
         folder.rmdir()
-        (plan.project / spec_path(folder.name)).unlink(missing_ok=True)
+        (project / spec_path(folder.name)).unlink(missing_ok=True)
         removed += 1
     return removed, freed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,11 +33,14 @@ class _ProgressHandler(logging.Handler):
             self.progress.update(self.task, description=f"{record.rule_name}{scene}")
 
 
-def render(project: Path, *, cores: int | None = None, dry_run: bool = False) -> int:
-    """Build the project's video; returns the exit status (0 on success)."""
+def render(
+    project: Path, config: dict[str, Any] | None = None, *, cores: int | None = None, dry_run: bool = False
+) -> int:
+    """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done."""
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
     from snakemake.settings.types import (
+        ConfigSettings,
         DAGSettings,
         ExecutionSettings,
         OutputSettings,
@@ -60,6 +64,7 @@ def render(project: Path, *, cores: int | None = None, dry_run: bool = False) ->
         try:
             workflow = api.workflow(
                 resource_settings=ResourceSettings(cores=cores or os.cpu_count() or 1),
+                config_settings=ConfigSettings(config=config or {}),
                 snakefile=project / "Snakefile",
                 workdir=project,
             )
@@ -78,6 +83,4 @@ def render(project: Path, *, cores: int | None = None, dry_run: bool = False) ->
         finally:
             snakemake_log.removeHandler(handler)
         progress.update(handler.task, description="done")
-    if not dry_run:
-        console.print(f"[green]{project / 'build' / 'final.mp4'}")
     return 0

@@ -92,8 +92,12 @@ def test_report(result: dict) -> None:
     for wanted in ("MoviePy ÷ full render", "edit narration ÷ full", "replace image ÷ full", "reorder ÷ full",
                    "revert edit ÷ full", "composition (compose rule `s`)", "no-op run", "peak RSS of any job",
                    "min SSIM (mid-scene frame vs still)", "max |A/V offset| at scene starts",
-                   "|audio end − video end|", "average video bitrate"):  # fmt: skip
+                   "|audio end − video end|", "average video bitrate",
+                   "full render ÷ cold preview"):  # fmt: skip
         assert wanted in figures
+    preview = result["preview"]
+    assert not preview.get("failed"), preview.get("note")
+    assert preview["wall_s"] > 0 and preview["size"] == "320x180"  # a preview never enlarges
 
 
 def _two_colour_clip(path: Path, seconds: float) -> Path:

@@ -9,7 +9,7 @@ import yaml
 from helpers import make_image
 
 from reelmake.errors import UserError
-from reelmake.plan import COMPOSITION, plan_project, spec_path
+from reelmake.plan import plan_project, spec_path
 
 BASE = """---
 title: Hashes
@@ -94,10 +94,10 @@ def test_identical_scenes_share_a_hash(project: Path) -> None:
 def test_spec_files_are_written_once_and_keep_their_mtime(project: Path) -> None:
     plan = plan_project(project, write=True)
     specs = {s.hash: (project / spec_path(s.hash)).stat().st_mtime_ns for s in plan.scenes}
-    composition = (project / COMPOSITION).stat().st_mtime_ns
+    composition = (project / "build" / "composition.json").stat().st_mtime_ns
     plan_project(project, write=True)
     assert {h: (project / spec_path(h)).stat().st_mtime_ns for h in specs} == specs
-    assert (project / COMPOSITION).stat().st_mtime_ns == composition
+    assert (project / "build" / "composition.json").stat().st_mtime_ns == composition
 
 
 def test_settings_are_validated_with_the_file_named(project: Path) -> None:
@@ -132,3 +132,13 @@ def test_unknown_format_is_refused(project: Path) -> None:
     (project / "config.yaml").write_text("format: portrait\n")
     with pytest.raises(UserError, match="'portrait' is not one of 'landscape', 'vertical', 'square'"):
         plan_project(project)
+
+
+def test_preview_size_keeps_the_shape_and_never_enlarges() -> None:
+    from reelmake.plan import preview_size
+
+    assert preview_size(1920, 1080) == (640, 360)
+    assert preview_size(1080, 1920) == (360, 640)
+    assert preview_size(1080, 1080) == (360, 360)
+    assert preview_size(1000, 750) == (480, 360)
+    assert preview_size(320, 180) == (320, 180)
