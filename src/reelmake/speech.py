@@ -47,6 +47,9 @@ class HibariEngine:
         self._speed = speed
         self._lock = threading.Lock()  # jobs run in threads; one synthesis at a time per model
         self.sample_rate = 24_000
+        # The pronunciation dictionaries load on first use (about half a second): load them now, while
+        # the engine is being preloaded, not in the first narration job.
+        self.synthesize("Ready.")
 
     def synthesize(self, text: str) -> np.ndarray:
         with self._lock:
