@@ -18,7 +18,6 @@ from typing import Any
 
 import av
 import numpy as np
-from PIL import Image
 
 from reelmake import aac
 from reelmake.aac import Window
@@ -29,6 +28,7 @@ from reelmake.ffmpeg import RenderError, failure, ffmpeg_command
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder
+from reelmake.poster import poster_time, write_poster
 from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE
 
@@ -56,9 +56,6 @@ class Outputs:
     chapters: Path
     poster: Path
     manifest: Path
-
-
-POSTER_SHORT_SIDE = 720  # 1280x720 for landscape, 720x1280 vertical, 720x720 square
 
 
 def compose(
@@ -121,8 +118,9 @@ def compose(
     ):
         with atomic_output(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
-    first = entries[0]
-    _write_poster(video, (first["start_s"] + first["end_s"]) / 2, outputs.poster)
+    choice = composition.get("poster", "frame")
+    at_s = poster_time(choice, (entries[0]["start_s"], entries[0]["end_s"]), total_s)
+    write_poster(str(video), at_s, composition["title"] if choice == "title" else None, str(outputs.poster))
     data = {
         "title": composition["title"],
         "duration_s": round(total_s, 6),
@@ -148,19 +146,6 @@ def chapter_starts(path: Path) -> list[float]:
     """Start times of the chapters an MP4 carries."""
     with av.open(str(path)) as container:
         return [float(c["start"] * c["time_base"]) for c in container.chapters()]
-
-
-def _write_poster(video: Path, at_s: float, out: Path) -> None:
-    """A JPEG of the frame at ``at_s`` (the middle of the first scene), 720p in the video's shape."""
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
-        frame = next(f for f in container.decode(stream) if f.pts is not None and f.time >= at_s - 1e-6)
-        image = frame.to_image()
-    scale = POSTER_SHORT_SIDE / min(image.size)
-    size = (round(image.width * scale / 2) * 2, round(image.height * scale / 2) * 2)
-    with atomic_output(out) as tmp:
-        image.resize(size, Image.Resampling.LANCZOS).save(tmp, format="JPEG", quality=90)
 
 
 def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:

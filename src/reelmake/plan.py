@@ -82,6 +82,7 @@ class Plan:
             "width": self.settings["width"],
             "height": self.settings["height"],
             "fps": self.settings["fps"],
+            "poster": self.settings["poster"],
             "scenes": [{"index": s.index, "id": s.id, "title": s.title, "hash": s.hash} for s in self.scenes],
         }
 
