@@ -5,6 +5,7 @@ rule compose:
         records=scene_files("clip.json"),
         narrations=scene_files("narration.m4a"),
         timings=scene_files("timing.json"),
+        transitions=transition_files(),
     output:
         video="build/final.mp4",
         srt="build/final.srt",

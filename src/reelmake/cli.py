@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("-n", "--dry-run", action="store_true", help="show what would be rendered")
     render.set_defaults(run=cmd_render)
 
-    gc = commands.add_parser("gc", help="delete rendered scenes the script no longer uses")
+    gc = commands.add_parser("gc", help="delete rendered scenes and transitions the script no longer uses")
     gc.add_argument("path", type=Path, nargs="?", default=Path("."))
     gc.set_defaults(run=cmd_gc)
 
@@ -94,7 +94,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from reelmake.plan import collect_garbage, plan_project
 
     removed, freed = collect_garbage(plan_project(args.path))
-    print(f"removed {removed} unused scene(s), {freed / 1e6:.1f} MB freed")
+    print(f"removed {removed} unused scene(s) and transition(s), {freed / 1e6:.1f} MB freed")
     return 0
 
 

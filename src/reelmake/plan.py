@@ -26,6 +26,8 @@ from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
 RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+# Transitions are rendered from two scenes' clips (whose hashes cover the modules above) by this one.
+TRANSITION_MODULES = ("transitions",)
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
@@ -48,6 +50,20 @@ class ScenePlan:
 
 
 @dataclass(frozen=True)
+class TransitionPlan:
+    """A fade into scene ``after`` from scene ``before``: a short segment rendered from their two clips.
+
+    Its hash covers both scenes' hashes and the fade, so it is re-rendered exactly when either neighbour
+    or the fade changes, while the scenes' own hashes never depend on their neighbours.
+    """
+
+    hash: str
+    before: str  # the scene hashes
+    after: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything Snakemake needs to know when it parses the workflow."""
 
@@ -56,12 +72,20 @@ class Plan:
     title: str
     settings: dict[str, Any]
     scenes: tuple[ScenePlan, ...]
+    # The transition into each scene (None for a cut), in scene order.
+    transitions: tuple[TransitionPlan | None, ...]
 
     def scene(self, scene_hash: str) -> ScenePlan:
         for scene in self.scenes:
             if scene.hash == scene_hash:
                 return scene
         raise KeyError(scene_hash)
+
+    def transition(self, transition_hash: str) -> TransitionPlan:
+        for transition in self.transitions:
+            if transition is not None and transition.hash == transition_hash:
+                return transition
+        raise KeyError(transition_hash)
 
     def composition(self) -> dict[str, Any]:
         """What the final join needs: the order of scenes and the output format."""
@@ -70,15 +94,23 @@ class Plan:
             "width": self.settings["width"],
             "height": self.settings["height"],
             "fps": self.settings["fps"],
-            "scenes": [{"index": s.index, "id": s.id, "title": s.title, "hash": s.hash} for s in self.scenes],
+            "scenes": [
+                {"index": s.index, "id": s.id, "title": s.title, "hash": s.hash, "transition": t and t.hash}
+                for s, t in zip(self.scenes, self.transitions, strict=True)
+            ],
         }
 
 
-@functools.cache
 def renderer_version() -> str:
     """reelmake's version plus a digest of the scene-rendering code."""
+    return code_version(RENDERER_MODULES)
+
+
+@functools.cache
+def code_version(modules: tuple[str, ...]) -> str:
+    """reelmake's version plus a digest of the given modules' source."""
     digest = hashlib.sha256()
-    for name in RENDERER_MODULES:
+    for name in modules:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
     return f"{__version__}+{digest.hexdigest()[:12]}"
 
@@ -90,6 +122,11 @@ def scene_folder(scene_hash: str) -> Path:
 
 def spec_path(scene_hash: str) -> Path:
     return BUILD / "specs" / f"{scene_hash}.json"
+
+
+def transition_file(transition_hash: str, suffix: str) -> Path:
+    """A transition's segment (``.h264``) or its record (``.json``), relative to the project."""
+    return BUILD / "transitions" / f"{transition_hash}{suffix}"
 
 
 COMPOSITION = BUILD / "composition.json"
@@ -182,19 +219,56 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 line=scene.line,
             )
         scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec))
-    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes))
+    transitions = _plan_transitions(script, settings, scenes)
+    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions)
     if write:
         cache.save()
-        for scene in plan.scenes:
-            write_if_changed(project / spec_path(scene.hash), _dump(scene.spec))
+        for item in [*plan.scenes, *filter(None, plan.transitions)]:
+            write_if_changed(project / spec_path(item.hash), _dump(item.spec))
         write_if_changed(project / COMPOSITION, _dump(plan.composition()))
     return plan
 
 
+def _plan_transitions(
+    script: Script, settings: dict[str, Any], scenes: list[ScenePlan]
+) -> tuple[TransitionPlan | None, ...]:
+    """The transition into each scene: its own options, else the project's; the first scene has none."""
+    out: list[TransitionPlan | None] = [None]
+    for scene, before, after in zip(script.scenes[1:], scenes[:-1], scenes[1:], strict=True):
+        kind = scene.options.get("transition", settings["transition"])
+        if kind == "none":
+            out.append(None)
+            continue
+        seconds = scene.options.get("transition_duration", settings["transition_duration"])
+        spec = {
+            "renderer": code_version(TRANSITION_MODULES),
+            "kind": kind,
+            "frames": max(1, round(seconds * settings["fps"])),
+            "fps": settings["fps"],
+            "before": before.hash,
+            "after": after.hash,
+        }
+        out.append(TransitionPlan(_hash(spec), before.hash, after.hash, spec))
+    return tuple(out)
+
+
 def collect_garbage(plan: Plan) -> tuple[int, int]:
-    """Delete scene folders and spec files the plan does not use; returns (scenes removed, bytes freed)."""
+    """Delete scene folders, transitions and spec files the plan does not use.
+
+    Returns (scenes and transitions removed, bytes freed).
+    """
     keep = {scene.hash for scene in plan.scenes}
+    kept_transitions = {t.hash for t in plan.transitions if t is not None}
     removed = freed = 0
+    for segment in sorted((plan.project / BUILD / "transitions").glob("*.h264")):
+        if segment.stem in kept_transitions:
+            continue
+        for file in (segment, segment.with_suffix(".json")):
+            if file.exists():
+                freed += file.stat().st_size
+                file.unlink()
+        (plan.project / spec_path(segment.stem)).unlink(missing_ok=True)
+        removed += 1
     for folder in sorted((plan.project / BUILD / "scenes").glob("*")):
         if folder.name in keep:
             continue
