@@ -15,6 +15,7 @@ import io
 import json
 from collections import deque
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -26,7 +27,7 @@ from reelmake.ffmpeg import RenderError, feed_ffmpeg
 from reelmake.fsutil import atomic_output
 
 # The frames are handed to x264 as they were decoded; tag them as the scenes' frames are tagged, or the
-# encoder writes different colour fields into its SPS and the join could not copy the segments as one stream.
+# encoder writes other colour fields into its SPS than the incoming clip's.
 TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 
 
@@ -70,16 +71,21 @@ def render_fade(
         if count != length:
             raise RenderError(f"{after} decoded to {count} frames, not {length}")
 
+    tags = TAG_BT709
+    aspect = _sample_aspect(after_stream)
+    if aspect is not None:  # video clips carry a 1:1 pixel aspect in their SPS, stills none
+        tags += f",setsar={aspect.numerator}/{aspect.denominator}"
     with atomic_output(out) as tmp:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-                "-i", "pipe:0", "-vf", TAG_BT709, "-frames:v", str(length), *encoder_args(fps), str(tmp),
+                "-i", "pipe:0", "-vf", tags, "-frames:v", str(length), *encoder_args(fps), str(tmp),
             ],
             blended(),
             what=f"encoding {out}",
         )  # fmt: skip
         segment = tmp.read_bytes()
+        # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.
         if parameter_sets(segment) != parameter_sets(after_stream):
             raise RenderError(
                 f"{out} was encoded with other stream parameters than {after}; cannot join them"
@@ -94,3 +100,9 @@ def _decoded(stream: bytes) -> Iterator[av.VideoFrame]:
     """The pictures of a raw H.264 stream, in order."""
     with av.open(io.BytesIO(stream), format="h264") as container:
         yield from container.decode(video=0)
+
+
+def _sample_aspect(stream: bytes) -> Fraction | None:
+    """The pixel aspect ratio a raw H.264 stream's SPS declares (None when it declares none)."""
+    with av.open(io.BytesIO(first_frames(stream, 1)), format="h264") as container:
+        return container.streams.video[0].sample_aspect_ratio
