@@ -10,7 +10,6 @@ encoder takes, so a weight of 1 passes B's picture through unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections import deque
@@ -22,9 +21,8 @@ import av
 import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
-from reelmake.clips import encoder_args
+from reelmake.clips import encoder_args, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg
-from reelmake.fsutil import atomic_output
 
 # The frames are handed to x264 as they were decoded; tag them as the scenes' frames are tagged, or the
 # encoder writes other colour fields into its SPS than the incoming clip's.
@@ -75,25 +73,23 @@ def render_fade(
     aspect = _sample_aspect(after_stream)
     if aspect is not None:  # video clips carry a 1:1 pixel aspect in their SPS, stills none
         tags += f",setsar={aspect.numerator}/{aspect.denominator}"
-    with atomic_output(out) as tmp:
+    piece = out.with_name(f".{out.stem}.piece.h264")
+    try:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-                "-i", "pipe:0", "-vf", tags, "-frames:v", str(length), *encoder_args(fps), str(tmp),
+                "-i", "pipe:0", "-vf", tags, "-frames:v", str(length), *encoder_args(fps), str(piece),
             ],
             blended(),
             what=f"encoding {out}",
         )  # fmt: skip
-        segment = tmp.read_bytes()
-        # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.
-        if parameter_sets(segment) != parameter_sets(after_stream):
-            raise RenderError(
-                f"{out} was encoded with other stream parameters than {after}; cannot join them"
-            )
-    with atomic_output(record) as tmp:
-        tmp.write_text(
-            json.dumps({"frames": length, "fade_frames": fade, "sha256": hashlib.sha256(segment).hexdigest()})
-        )
+        segment = piece.read_bytes()
+    finally:
+        piece.unlink(missing_ok=True)
+    # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.
+    if parameter_sets(segment) != parameter_sets(after_stream):
+        raise RenderError(f"{out} was encoded with other stream parameters than {after}; cannot join them")
+    write_segment(segment, length, out, record)
 
 
 def _decoded(stream: bytes) -> Iterator[av.VideoFrame]:
