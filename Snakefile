@@ -11,6 +11,7 @@ include: "rules/script.smk"
 include: "rules/images.smk"
 include: "rules/audio.smk"
 include: "rules/clips.smk"
+include: "rules/transitions.smk"
 include: "rules/compose.smk"
 
 

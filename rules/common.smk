@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reelmake import jobs
 from reelmake.errors import UserError
-from reelmake.plan import plan_project, spec_path
+from reelmake.plan import plan_project, spec_path, transition_file
 
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
@@ -45,6 +45,30 @@ def scene_clip_inputs(wildcards):
 def scene_files(name):
     """The given per-scene file of every scene, in play order."""
     return [str(scene.folder / name) for scene in PLAN.scenes]
+
+
+def transition_inputs(wildcards):
+    """A fade is rendered from the clip before it (its last GOP) and the clip it leads into."""
+    transition = PLAN.transition(wildcards.hash)
+    before, after = (
+        PLAN.scene(h).folder for h in (transition.before, transition.after)
+    )
+    return {
+        "spec": str(spec_path(transition.hash)),
+        "before": str(before / "clip.h264"),
+        "after": str(after / "clip.h264"),
+        "after_record": str(after / "clip.json"),
+    }
+
+
+def transition_files():
+    """Every transition's segment and record, in play order."""
+    return [
+        str(transition_file(t.hash, suffix))
+        for t in PLAN.transitions
+        if t is not None
+        for suffix in (".h264", ".json")
+    ]
 
 
 def release_scheduler_timers():

@@ -5,6 +5,7 @@ rule compose:
         records=scene_files("clip.json"),
         narrations=scene_files("narration.m4a"),
         timings=scene_files("timing.json"),
+        transitions=transition_files(),
     output:
         video=f"{OUT}/final.mp4",
         srt=f"{OUT}/final.srt",

@@ -35,20 +35,60 @@ def annexb_units(data: bytes) -> Iterator[bytes]:
             yield unit
 
 
+def _frames(data: bytes) -> list[tuple[int, int]]:
+    """(offset, slice NAL type) of each frame of a stream with one slice per frame.
+
+    A frame begins with the first NAL unit after the previous frame's slice, so the parameter sets and SEI
+    that precede an IDR slice belong to that IDR's frame.
+    """
+    frames = []
+    begin: int | None = None
+    for at in _start_codes(data):
+        if begin is None:
+            # A 4-byte start code's leading zero belongs to the frame it starts.
+            begin = at - 1 if at > 0 and data[at - 1] == 0 else at
+        kind = data[at + 3] & 0x1F if at + 3 < len(data) else 0
+        if kind in _VCL_TYPES:
+            frames.append((begin, kind))
+            begin = None
+    return frames
+
+
+def split_frames(data: bytes, count: int) -> tuple[bytes, bytes]:
+    """The first ``count`` frames of an Annex B stream, and the rest (which decodes on its own if it
+    starts with an IDR and the decoder has seen the stream's parameter sets)."""
+    frames = _frames(data)
+    if count > len(frames):
+        raise ValueError(f"the stream has {len(frames)} frames, fewer than {count}")
+    at = frames[count][0] if count < len(frames) else len(data)
+    return data[:at], data[at:]
+
+
 def first_frames(data: bytes, count: int) -> bytes:
     """The bytes of the first ``count`` frames of an Annex B stream with one slice per frame."""
-    if count == 0:
-        return b""
-    seen = 0
-    for at in _start_codes(data):
-        if data[at + 3] & 0x1F in _VCL_TYPES:
-            if seen == count:
-                # A 4-byte start code's leading zero belongs to the next frame.
-                return data[: at - 1 if at > 0 and data[at - 1] == 0 else at]
-            seen += 1
-    if seen == count:
-        return data
-    raise ValueError(f"the stream has {seen} frames, fewer than {count}")
+    return split_frames(data, count)[0]
+
+
+def idr_frames(data: bytes) -> list[int]:
+    """Indexes of the IDR frames (where a decoder may start) of a stream with one slice per frame."""
+    return [index for index, (_, kind) in enumerate(_frames(data)) if kind == 5]
+
+
+def last_gop(data: bytes) -> bytes:
+    """The stream's last GOP, from its last IDR, led by the stream's parameter sets: decodable alone."""
+    frames = _frames(data)
+    last = max(index for index, (_, kind) in enumerate(frames) if kind == 5)
+    return parameter_sets(data) + data[frames[last][0] :]
+
+
+def parameter_sets(data: bytes) -> bytes:
+    """The stream's first SPS and PPS units, as Annex B (the join needs them equal in every segment)."""
+    found = {}
+    for unit in annexb_units(data):
+        kind = unit[0] & 0x1F
+        if kind in (7, 8) and kind not in found:
+            found[kind] = b"\x00\x00\x00\x01" + unit
+    return b"".join(found[kind] for kind in sorted(found))
 
 
 def length_prefixed_units(packet: bytes, size: int = 4) -> Iterator[bytes]:

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     render.set_defaults(run=cmd_render)
 
-    gc = commands.add_parser("gc", help="delete rendered scenes the script no longer uses")
+    gc = commands.add_parser("gc", help="delete rendered scenes and transitions the script no longer uses")
     gc.add_argument("path", type=Path, nargs="?", default=Path("."))
     gc.set_defaults(run=cmd_gc)
 
@@ -101,7 +101,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from reelmake.plan import collect_garbage
 
     removed, freed = collect_garbage(args.path)
-    print(f"removed {removed} unused scene(s), {freed / 1e6:.1f} MB freed")
+    print(f"removed {removed} unused scene(s) and transition(s), {freed / 1e6:.1f} MB freed")
     return 0
 
 

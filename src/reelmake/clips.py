@@ -82,7 +82,7 @@ def assemble_still_clip(gop: Path, frames: int, fps: int, out: Path, record: Pat
     encoded = gop.read_bytes()
     repeats, rest = divmod(frames, GOP_SECONDS * fps)
     # Without B-frames the first n frames of a GOP decode on their own: a prefix is a shorter GOP.
-    _write_clip(encoded * repeats + first_frames(encoded, rest), frames, out, record)
+    write_segment(encoded * repeats + first_frames(encoded, rest), frames, out, record)
 
 
 def render_video_clip(
@@ -97,11 +97,11 @@ def render_video_clip(
         stream = piece.read_bytes()
     finally:
         piece.unlink(missing_ok=True)
-    _write_clip(stream, frames, out, record)
+    write_segment(stream, frames, out, record)
 
 
-def _write_clip(stream: bytes, frames: int, out: Path, record: Path) -> None:
-    """The segment and its record (frame count, checksum): the join verifies every segment it reads."""
+def write_segment(stream: bytes, frames: int, out: Path, record: Path) -> None:
+    """A segment and its record (frame count, checksum): the join verifies every segment it reads."""
     with atomic_output(out) as tmp:
         tmp.write_bytes(stream)
     with atomic_output(record) as tmp:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +20,13 @@ import numpy as np
 
 from reelmake import aac
 from reelmake.aac import Window
-from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
+from reelmake.bitstream import PictureDigest, annexb_units, idr_frames, mp4_picture_digest, split_frames
 from reelmake.captions import split_cue, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
-from reelmake.ffmpeg import RenderError, failure, ffmpeg_command
+from reelmake.ffmpeg import RenderError, feed_ffmpeg
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
-from reelmake.plan import scene_folder
+from reelmake.plan import scene_folder, transition_file
 from reelmake.poster import poster_time, write_poster
 from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE
@@ -41,6 +40,7 @@ class SceneMedia:
     id: str
     title: str
     hash: str
+    transition: str | None = None  # the hash of the transition into this scene, if it has one
 
     def file(self, name: str) -> Path:
         return scene_folder(self.hash) / name
@@ -149,8 +149,8 @@ def chapter_starts(path: Path) -> list[float]:
 
 
 def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:
-    """Stream every scene's verified segment into ffmpeg with the narration; return the picture digest."""
-    cmd = ffmpeg_command([
+    """Stream every scene's verified segments into ffmpeg with the narration; return the picture digest."""
+    args = [
         "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
         "-f", "ffmetadata", "-i", str(metadata), "-map_chapters", "2",
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
@@ -158,28 +158,43 @@ def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title:
         "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),
         "-c:a", "copy",
         "-metadata", f"title={title}", "-movflags", "+faststart", str(out),
-    ])  # fmt: skip
+    ]  # fmt: skip
     digest = PictureDigest()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
-        assert process.stdin is not None
-        try:
-            for scene in scenes:
-                segment = scene.file("clip.h264").read_bytes()
-                record = json.loads(scene.file("clip.json").read_text())
-                if hashlib.sha256(segment).hexdigest() != record["sha256"]:
-                    raise RenderError(
-                        f"{scene.file('clip.h264')} is damaged (its checksum changed since it was rendered); "
-                        "delete it and run again"
-                    )
-                digest.update(annexb_units(segment))
-                process.stdin.write(segment)
-        except BrokenPipeError:
-            pass  # ffmpeg stopped early: its own message follows
-        finally:
-            process.stdin.close()
-            status = process.wait()
-        if status != 0:
-            errors.seek(0)
-            raise failure("joining the scenes", errors.read(), status)
+
+    def pieces() -> Iterator[bytes]:
+        for scene in scenes:
+            for piece in _played_segments(scene):
+                digest.update(annexb_units(piece))
+                yield piece
+
+    feed_ffmpeg(args, pieces(), what="joining the scenes")
     return digest.hexdigest()
+
+
+def _played_segments(scene: SceneMedia) -> list[bytes]:
+    """A scene's video as the join plays it: its clip, or the fade into it, then its clip from the IDR
+    where the fade's segment ends."""
+    clip, _ = _verified(scene.file("clip.h264"), scene.file("clip.json"))
+    if scene.transition is None:
+        return [clip]
+    fade, record = _verified(
+        transition_file(scene.transition, ".h264"), transition_file(scene.transition, ".json")
+    )
+    rest = split_frames(clip, record["frames"])[1]
+    if rest and record["frames"] not in idr_frames(clip):
+        raise RenderError(
+            f"{transition_file(scene.transition, '.h264')} does not end where {scene.file('clip.h264')} "
+            "has a keyframe; delete it and run again"
+        )
+    return [fade, rest]
+
+
+def _verified(segment: Path, record_file: Path) -> tuple[bytes, dict[str, Any]]:
+    """A segment's bytes and record, after checking the checksum recorded when it was rendered."""
+    data = segment.read_bytes()
+    record = json.loads(record_file.read_text())
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        raise RenderError(
+            f"{segment} is damaged (its checksum changed since it was rendered); delete it and run again"
+        )
+    return data, record

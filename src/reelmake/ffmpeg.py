@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 
 
 class RenderError(Exception):
@@ -34,3 +35,25 @@ def run_ffmpeg(args: Sequence[str], *, what: str, stdin: bytes | None = None) ->
     result = subprocess.run(ffmpeg_command(args), input=stdin, capture_output=True, check=False)
     if result.returncode != 0:
         raise failure(what, result.stderr, result.returncode)
+
+
+def feed_ffmpeg(args: Sequence[str], chunks: Iterable[bytes], *, what: str) -> None:
+    """Run ffmpeg, writing ``chunks`` to its stdin as they are produced (no input is held whole).
+
+    An exception from ``chunks`` ends ffmpeg's input and propagates; its output is then incomplete, which
+    is why every caller writes to a temporary name.
+    """
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(ffmpeg_command(args), stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its own message follows
+        finally:
+            process.stdin.close()
+            status = process.wait()
+        if status != 0:
+            errors.seek(0)
+            raise failure(what, errors.read(), status)

@@ -142,12 +142,22 @@ def render_scene_clip(
         raise ValueError("a scene clip needs either a GOP or an asset and its overlay")
 
 
+def render_transition(spec: str, before: str, after: str, after_record: str, out: str, record: str) -> None:
+    """The segment that fades into a scene from the last picture of the scene before it."""
+    from reelmake.transitions import render_fade
+
+    data = _spec(spec)
+    render_fade(
+        Path(before), Path(after), Path(after_record), data["frames"], data["fps"], Path(out), Path(record)
+    )
+
+
 def compose_final(composition: str, **outputs: str) -> None:
     """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it."""
     from reelmake.compose import Outputs, SceneMedia, compose
 
     plan = json.loads(Path(composition).read_text(encoding="utf-8"))
-    scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"]) for s in plan["scenes"]]
+    scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"], s["transition"]) for s in plan["scenes"]]
     result = compose(
         plan,
         scenes,

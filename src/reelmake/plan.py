@@ -26,6 +26,8 @@ from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
 RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+# Transitions are rendered from two scenes' clips (whose hashes cover the modules above) by this one.
+TRANSITION_MODULES = ("transitions",)
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 PREVIEW = BUILD / "preview"  # a preview's final outputs; its scenes have their own hashes
@@ -50,6 +52,20 @@ class ScenePlan:
 
 
 @dataclass(frozen=True)
+class TransitionPlan:
+    """A fade into scene ``after`` from scene ``before``: a short segment rendered from their two clips.
+
+    Its hash covers both scenes' hashes and the fade, so it is re-rendered exactly when either neighbour
+    or the fade changes, while the scenes' own hashes never depend on their neighbours.
+    """
+
+    hash: str
+    before: str  # the scene hashes
+    after: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything Snakemake needs to know when it parses the workflow."""
 
@@ -58,6 +74,8 @@ class Plan:
     title: str
     settings: dict[str, Any]
     scenes: tuple[ScenePlan, ...]
+    # The transition into each scene (None for a cut), in scene order.
+    transitions: tuple[TransitionPlan | None, ...]
 
     @property
     def output_dir(self) -> Path:
@@ -75,6 +93,12 @@ class Plan:
                 return scene
         raise KeyError(scene_hash)
 
+    def transition(self, transition_hash: str) -> TransitionPlan:
+        for transition in self.transitions:
+            if transition is not None and transition.hash == transition_hash:
+                return transition
+        raise KeyError(transition_hash)
+
     def composition(self) -> dict[str, Any]:
         """What the final join needs: the order of scenes and the output format."""
         return {
@@ -83,15 +107,23 @@ class Plan:
             "height": self.settings["height"],
             "fps": self.settings["fps"],
             "poster": self.settings["poster"],
-            "scenes": [{"index": s.index, "id": s.id, "title": s.title, "hash": s.hash} for s in self.scenes],
+            "scenes": [
+                {"index": s.index, "id": s.id, "title": s.title, "hash": s.hash, "transition": t and t.hash}
+                for s, t in zip(self.scenes, self.transitions, strict=True)
+            ],
         }
 
 
-@functools.cache
 def renderer_version() -> str:
     """reelmake's version plus a digest of the scene-rendering code."""
+    return code_version(RENDERER_MODULES)
+
+
+@functools.cache
+def code_version(modules: tuple[str, ...]) -> str:
+    """reelmake's version plus a digest of the given modules' source."""
     digest = hashlib.sha256()
-    for name in RENDERER_MODULES:
+    for name in modules:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
     return f"{__version__}+{digest.hexdigest()[:12]}"
 
@@ -103,6 +135,11 @@ def scene_folder(scene_hash: str) -> Path:
 
 def spec_path(scene_hash: str) -> Path:
     return BUILD / "specs" / f"{scene_hash}.json"
+
+
+def transition_file(transition_hash: str, suffix: str) -> Path:
+    """A transition's segment (``.h264``) or its record (``.json``), relative to the project."""
+    return BUILD / "transitions" / f"{transition_hash}{suffix}"
 
 
 def load_settings(project: Path, script: Script, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -212,24 +249,58 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 line=scene.line,
             )
         scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec))
-    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes))
+    transitions = _plan_transitions(script, settings, scenes)
+    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions)
     if write:
         cache.save()
-        for scene in plan.scenes:
-            write_if_changed(project / spec_path(scene.hash), _dump(scene.spec))
+        for item in [*plan.scenes, *filter(None, plan.transitions)]:
+            write_if_changed(project / spec_path(item.hash), _dump(item.spec))
         write_if_changed(project / plan.composition_file, _dump(plan.composition()))
     return plan
 
 
-def collect_garbage(project: Path) -> tuple[int, int]:
-    """Delete scene folders and spec files that neither the full render nor the preview uses.
+def _plan_transitions(
+    script: Script, settings: dict[str, Any], scenes: list[ScenePlan]
+) -> tuple[TransitionPlan | None, ...]:
+    """The transition into each scene: its own options, else the project's; the first scene has none."""
+    out: list[TransitionPlan | None] = [None]
+    for scene, before, after in zip(script.scenes[1:], scenes[:-1], scenes[1:], strict=True):
+        kind = scene.options.get("transition", settings["transition"])
+        if kind == "none":
+            out.append(None)
+            continue
+        seconds = scene.options.get("transition_duration", settings["transition_duration"])
+        spec = {
+            "renderer": code_version(TRANSITION_MODULES),
+            "kind": kind,
+            "frames": max(1, round(seconds * settings["fps"])),
+            "fps": settings["fps"],
+            "before": before.hash,
+            "after": after.hash,
+        }
+        out.append(TransitionPlan(_hash(spec), before.hash, after.hash, spec))
+    return tuple(out)
 
-    Returns (scenes removed, bytes freed).
+
+def collect_garbage(project: Path) -> tuple[int, int]:
+    """Delete scene folders, transitions and spec files that neither the full render nor the preview uses.
+
+    Returns (scenes and transitions removed, bytes freed).
     """
     project = project.resolve()
     plans = [plan_project(project, {"preview": preview}) for preview in (False, True)]
     keep = {scene.hash for plan in plans for scene in plan.scenes}
+    kept_transitions = {t.hash for plan in plans for t in plan.transitions if t is not None}
     removed = freed = 0
+    for segment in sorted((project / BUILD / "transitions").glob("*.h264")):
+        if segment.stem in kept_transitions:
+            continue
+        for file in (segment, segment.with_suffix(".json")):
+            if file.exists():
+                freed += file.stat().st_size
+                file.unlink()
+        (project / spec_path(segment.stem)).unlink(missing_ok=True)
+        removed += 1
     for folder in sorted((project / BUILD / "scenes").glob("*")):
         if folder.name in keep:
             continue

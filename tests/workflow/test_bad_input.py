@@ -43,6 +43,10 @@ CASES = {
         "---\ntitle: Empty\n---\nJust a note, and no heading.\n",
         ("script.md: has no scenes", "## Title"),
     ),
+    "unknown-transition": Case(
+        "## Intro\nHello.\n\n## Next\n<!-- transition: dissolve -->\nAgain.\n",
+        ("script.md:4", "scene 2", "transition: 'dissolve' is not one of 'none', 'fade'"),
+    ),
     "not-utf8": Case(
         "---\ntitle: Café\n---\n## Intro\nHello.\n".encode("latin-1"),
         ("script.md:2", "is not UTF-8 text", "byte 0xe9", "Save the file as UTF-8"),

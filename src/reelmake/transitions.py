@@ -1,0 +1,104 @@
+"""Crossfades between scenes, each rendered as its own short segment from the two neighbouring clips.
+
+A fade of D frames into scene B takes B's first D frames: frame j shows (1 - a_j)·A + a_j·B_j, where A is
+the last picture of the scene before (held) and a_j an eased ramp that reaches 1 on the fade's last frame.
+The segment covers B's frames up to its first IDR at or after D (or all of B), so the join plays the scene
+before whole, this segment, then B's own bytes from that IDR: no scene is re-encoded, and the total length
+and the audio stay exactly where they were. Blending is done on the decoded YUV planes, which are what the
+encoder takes, so a weight of 1 passes B's picture through unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import deque
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
+from reelmake.clips import encoder_args, write_segment
+from reelmake.ffmpeg import RenderError, feed_ffmpeg
+
+# The frames are handed to x264 as they were decoded; tag them as the scenes' frames are tagged, or the
+# encoder writes other colour fields into its SPS than the incoming clip's.
+TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+
+
+def fade_weights(frames: int) -> np.ndarray:
+    """The incoming scene's weight on each of ``frames`` frames: smoothstep, rising to exactly 1."""
+    t = np.arange(1, frames + 1, dtype=np.float64) / frames
+    return t * t * (3 - 2 * t)
+
+
+def segment_length(after: bytes, after_frames: int, fade: int) -> int:
+    """How many of the incoming clip's frames the segment replaces: up to its first IDR at or after the
+    fade's end, where the rest of the clip can be played as it is; else all of them."""
+    return next((index for index in idr_frames(after) if index >= fade), after_frames)
+
+
+def render_fade(
+    before: Path, after: Path, after_record: Path, fade: int, fps: int, out: Path, record: Path
+) -> None:
+    """The segment that fades from ``before``'s last picture into ``after`` over ``fade`` frames."""
+    after_stream = after.read_bytes()
+    after_frames = json.loads(after_record.read_text())["frames"]
+    fade = min(fade, after_frames)  # a scene shorter than the fade is faded in over its whole length
+    length = segment_length(after_stream, after_frames, fade)
+    # Only the last GOP is decoded: the held picture depends on nothing before its IDR.
+    last = deque(_decoded(last_gop(before.read_bytes())), maxlen=1)
+    if not last:
+        raise RenderError(f"{before} holds no picture to fade from")
+    width, height = last[0].width, last[0].height
+    from_picture = last[0].to_ndarray(format="yuv420p").astype(np.float32)
+    weights = fade_weights(fade)
+
+    def blended() -> Iterator[bytes]:
+        count = 0
+        for index, frame in enumerate(_decoded(first_frames(after_stream, length))):
+            picture = frame.to_ndarray(format="yuv420p")
+            if index < fade:
+                mixed = from_picture + weights[index] * (picture.astype(np.float32) - from_picture)
+                picture = np.rint(mixed).astype(np.uint8)
+            count += 1
+            yield picture.tobytes()
+        if count != length:
+            raise RenderError(f"{after} decoded to {count} frames, not {length}")
+
+    tags = TAG_BT709
+    aspect = _sample_aspect(after_stream)
+    if aspect is not None:  # video clips carry a 1:1 pixel aspect in their SPS, stills none
+        tags += f",setsar={aspect.numerator}/{aspect.denominator}"
+    piece = out.with_name(f".{out.stem}.piece.h264")
+    try:
+        feed_ffmpeg(
+            [
+                "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
+                "-i", "pipe:0", "-vf", tags, "-frames:v", str(length), *encoder_args(fps), str(piece),
+            ],
+            blended(),
+            what=f"encoding {out}",
+        )  # fmt: skip
+        segment = piece.read_bytes()
+    finally:
+        piece.unlink(missing_ok=True)
+    # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.
+    if parameter_sets(segment) != parameter_sets(after_stream):
+        raise RenderError(f"{out} was encoded with other stream parameters than {after}; cannot join them")
+    write_segment(segment, length, out, record)
+
+
+def _decoded(stream: bytes) -> Iterator[av.VideoFrame]:
+    """The pictures of a raw H.264 stream, in order."""
+    with av.open(io.BytesIO(stream), format="h264") as container:
+        yield from container.decode(video=0)
+
+
+def _sample_aspect(stream: bytes) -> Fraction | None:
+    """The pixel aspect ratio a raw H.264 stream's SPS declares (None when it declares none)."""
+    with av.open(io.BytesIO(first_frames(stream, 1)), format="h264") as container:
+        return container.streams.video[0].sample_aspect_ratio

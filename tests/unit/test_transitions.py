@@ -1,0 +1,123 @@
+"""Transitions in the plan (which cuts fade, and what their hashes depend on) and the fade's pieces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from reelmake.bitstream import annexb_units, idr_frames, last_gop, parameter_sets, split_frames
+from reelmake.clips import assemble_still_clip, encode_gop
+from reelmake.plan import collect_garbage, plan_project, spec_path, transition_file
+from reelmake.transitions import fade_weights, render_fade, segment_length
+
+SCRIPT = """## One
+<!-- duration: 1 -->
+
+## Two
+<!-- duration: 1, transition: fade -->
+
+## Three
+<!-- duration: 1, transition: fade, transition_duration: 1 -->
+
+## Four
+<!-- duration: 1 -->
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"width": 320, "height": 180}))
+    (tmp_path / "script.md").write_text(SCRIPT)
+    return tmp_path
+
+
+def test_scene_options_override_the_project_default(project: Path) -> None:
+    plan = plan_project(project)
+    fades = [t and (t.spec["kind"], t.spec["frames"]) for t in plan.transitions]
+    assert fades == [None, ("fade", 15), ("fade", 30), None]
+    everywhere = plan_project(project, {"transition": "fade", "transition_duration": 0.2})
+    assert [t and t.spec["frames"] for t in everywhere.transitions] == [None, 6, 30, 6]
+    assert [t.before for t in everywhere.transitions[1:]] == [s.hash for s in everywhere.scenes[:-1]]
+
+
+def test_transitions_change_no_scene_hash(project: Path) -> None:
+    cuts = plan_project(project, {"transition": "none"})
+    fades = plan_project(project, {"transition": "fade", "transition_duration": 2})
+    assert [s.hash for s in cuts.scenes] == [s.hash for s in fades.scenes]
+    # Scene Three sets both its kind and duration: the project's settings do not reach its transition.
+    assert cuts.transitions[2].hash == fades.transitions[2].hash
+    assert cuts.transitions[1].hash != fades.transitions[1].hash  # its duration is the project's
+
+
+def test_a_transition_hash_follows_its_neighbours(project: Path) -> None:
+    before = plan_project(project, {"transition": "fade"})
+    (project / "script.md").write_text(SCRIPT.replace("## Four", "## Four, edited"))
+    after = plan_project(project, {"transition": "fade"})
+    unchanged = [b.hash == a.hash for b, a in zip(before.transitions[1:], after.transitions[1:], strict=True)]
+    assert unchanged == [True, True, False]
+
+
+def test_composition_and_specs_name_the_transitions(project: Path) -> None:
+    plan = plan_project(project, write=True)
+    composition = json.loads((project / plan.composition_file).read_text())
+    assert [s["transition"] for s in composition["scenes"]] == [t and t.hash for t in plan.transitions]
+    spec = json.loads((project / spec_path(plan.transitions[1].hash)).read_text())
+    assert (spec["before"], spec["after"]) == (plan.scenes[0].hash, plan.scenes[1].hash)
+
+
+def test_gc_removes_transitions_no_longer_used(project: Path) -> None:
+    plan = plan_project(project, write=True)
+    for transition in filter(None, plan.transitions):
+        for suffix in (".h264", ".json"):
+            (project / transition_file(transition.hash, suffix)).parent.mkdir(exist_ok=True, parents=True)
+            (project / transition_file(transition.hash, suffix)).write_bytes(b"x")
+    (project / "script.md").write_text(SCRIPT.replace("transition_duration: 1", "transition_duration: 2"))
+    plan_project(project, write=True)
+    removed, _ = collect_garbage(project)
+    assert removed == 1
+    left = sorted(p.stem for p in (project / "build" / "transitions").glob("*.h264"))
+    assert left == [plan.transitions[1].hash]
+
+
+def test_weights_rise_smoothly_to_exactly_one() -> None:
+    weights = fade_weights(15)
+    assert weights[-1] == 1 and 0 < weights[0] < 0.02
+    assert np.all(np.diff(weights) > 0)
+    assert fade_weights(1).tolist() == [1.0]
+
+
+def _still(tmp_path: Path, name: str, colour: tuple[int, int, int], frames: int) -> tuple[Path, Path]:
+    image = tmp_path / f"{name}.png"
+    Image.new("RGB", (64, 36), colour).save(image)
+    encode_gop(image, 30, tmp_path / f"{name}.gop.h264")
+    clip, record = tmp_path / f"{name}.h264", tmp_path / f"{name}.json"
+    assemble_still_clip(tmp_path / f"{name}.gop.h264", frames, 30, clip, record)
+    return clip, record
+
+
+def test_stream_surgery_helpers(tmp_path: Path) -> None:
+    clip, _ = _still(tmp_path, "red", (200, 30, 30), 150)
+    stream = clip.read_bytes()
+    assert idr_frames(stream) == [0, 60, 120]
+    head, rest = split_frames(stream, 60)
+    assert head + rest == stream and rest.startswith(b"\x00\x00\x00\x01" + parameter_sets(stream)[4:5])
+    assert segment_length(stream, 150, 15) == 60 and segment_length(stream, 150, 61) == 120
+    assert segment_length(stream, 150, 121) == 150
+    gop = list(annexb_units(last_gop(stream)))
+    assert sum(1 for u in gop if u[0] & 0x1F in (1, 5)) == 30  # frames 120..149
+
+
+def test_fade_segment_shares_the_clips_parameters(tmp_path: Path) -> None:
+    red, _ = _still(tmp_path, "red", (200, 30, 30), 40)
+    blue, blue_record = _still(tmp_path, "blue", (30, 30, 200), 70)
+    out, record = tmp_path / "fade.h264", tmp_path / "fade.json"
+    render_fade(red, blue, blue_record, 15, 30, out, record)
+    data = json.loads(record.read_text())
+    assert data["frames"] == 60  # up to the keyframe at 2 s
+    assert parameter_sets(out.read_bytes()) == parameter_sets(blue.read_bytes())
+    assert idr_frames(out.read_bytes()) == [0]
