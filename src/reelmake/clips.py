@@ -84,7 +84,7 @@ def video_args(
             f"[v{number - 1}][{number}:v]overlay=0:0:format=auto:"
             f"enable='between(n,{overlay.start},{overlay.end - 1})'[v{number}]"
         )
-    graph[-1] = graph[-1].rsplit("[", 1)[0] + f",{TO_YUV}[v]"
+    graph.append(f"[v{len(overlays) + 1}]{TO_YUV}[v]")
     return [
         *inputs, "-filter_complex", ";".join(graph), "-map", "[v]", "-frames:v", str(frames), "-an",
         *encoder_args(fps), str(out),
