@@ -22,6 +22,33 @@ rule scene_gop:
         )
 
 
+# A still scene with burned captions: one more still per cue, so one more GOP per cue.
+rule caption_gop:
+    input:
+        spec=scene_spec,
+        image="build/scenes/{hash}/image.png",
+        caption="build/scenes/{hash}/caption{cue}.png",
+    output:
+        "build/scenes/{hash}/caption{cue}.h264",
+    log:
+        "logs/caption_gop/{hash}-{cue}.log",
+    benchmark:
+        "build/benchmarks/caption_gop/{hash}-{cue}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.encode_caption_gop,
+            spec=input.spec,
+            image=input.image,
+            caption=input.caption,
+            out=output[0],
+        )
+
+
 rule scene_clip:
     input:
         unpack(scene_clip_inputs),
@@ -37,7 +64,7 @@ rule scene_clip:
         mem_mb=1000,
         runtime=20,
     run:
-        # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay.
+        # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay (and the cues').
         jobs.run_job(
             log[0],
             jobs.render_scene_clip,

@@ -21,6 +21,7 @@ LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
 
 wildcard_constraints:
     hash="[0-9a-f]{16}",
+    cue="[0-9]+",
 
 
 def scene_spec(wildcards):
@@ -28,17 +29,27 @@ def scene_spec(wildcards):
 
 
 def scene_clip_inputs(wildcards):
-    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay."""
+    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay.
+
+    With burned captions, a still scene also has one GOP per cue, and a video scene one picture per cue.
+    """
     scene = PLAN.scene(wildcards.hash)
     inputs = {
         "spec": str(spec_path(scene.hash)),
         "timing": str(scene.folder / "timing.json"),
     }
+    cues = range(scene.burned_cues)
     if scene.kind == "video":
         inputs["asset"] = scene.spec["asset"]["path"]
         inputs["image"] = str(scene.folder / "image.png")
+        if cues:
+            inputs["captions"] = [str(scene.folder / f"caption{n}.png") for n in cues]
     else:
         inputs["gop"] = str(scene.folder / "gop.h264")
+        if cues:
+            inputs["caption_gops"] = [
+                str(scene.folder / f"caption{n}.h264") for n in cues
+            ]
     return inputs
 
 

@@ -13,3 +13,26 @@ rule scene_image:
         runtime=5,
     run:
         jobs.run_job(log[0], jobs.render_scene_image, spec=input.spec, out=output[0])
+
+
+rule caption_image:
+    input:
+        spec=scene_spec,
+    output:
+        "build/scenes/{hash}/caption{cue}.png",
+    log:
+        "logs/caption_image/{hash}-{cue}.log",
+    benchmark:
+        "build/benchmarks/caption_image/{hash}-{cue}.tsv"
+    threads: 1
+    resources:
+        mem_mb=400,
+        runtime=5,
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.render_caption,
+            spec=input.spec,
+            number=wildcards.cue,
+            out=output[0],
+        )

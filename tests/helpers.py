@@ -31,3 +31,20 @@ def make_video(path: Path, seconds: float, size: str = "240x160", rate: int = 25
         check=True,
     )  # fmt: skip
     return path
+
+
+def expected_picture(scene: Path, frame: int) -> Image.Image:
+    """What a still scene should show on ``frame``: its picture, with the cue shown then burned in."""
+    import json
+
+    from reelmake.visuals import caption_layer
+
+    picture = Image.open(scene / "image.png").convert("RGB")
+    spec = json.loads((scene.parent.parent / "specs" / f"{scene.name}.json").read_text())
+    if spec.get("captions") != "burn":
+        return picture
+    for cue in json.loads((scene / "timing.json").read_text())["captions"]:
+        if cue["start"] <= frame < cue["end"]:
+            layer = caption_layer(tuple(cue["lines"]), picture.width, picture.height)
+            return Image.alpha_composite(picture.convert("RGBA"), layer).convert("RGB")
+    return picture

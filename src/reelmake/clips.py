@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +47,24 @@ def still_args(image: Path, frames: int, fps: int, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """A full-frame RGBA picture shown over frames [start, end) of a scene."""
+
+    image: Path
+    start: int
+    end: int
+
+
 def video_args(
-    clip: Path, overlay: Path, frames: int, fps: int, width: int, height: int, fit: str, out: Path
-) -> list[str]:
-    """ffmpeg arguments for a video asset: scaled, frame-rate converted, trimmed or held, title on top."""
+    clip: Path, title: Path, overlays: Sequence[Overlay], frames: int, fps: int, width: int, height: int,
+    fit: str, out: Path,
+) -> list[str]:  # fmt: skip
+    """ffmpeg arguments for a video asset: scaled, frame-rate converted, trimmed or held, title on top.
+
+    Each overlay (a burned-in cue) is one decoded picture, laid over its frame range only: the overlay
+    filter repeats its last (only) frame, and ``enable`` limits it to the range.
+    """
     if fit == "cover":
         fitted = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
     else:
@@ -57,13 +73,20 @@ def video_args(
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black"
         )
     duration = frames / fps
-    graph = (
-        f"[0:v]fps={fps},{fitted},setsar=1,tpad=stop_mode=clone:stop_duration={duration:.3f}[bg];"
-        f"[bg][1:v]overlay=0:0:format=auto,{TO_YUV}[v]"
-    )
+    graph = [
+        f"[0:v]fps={fps},{fitted},setsar=1,tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]",
+        "[v0][1:v]overlay=0:0:format=auto[v1]",
+    ]
+    inputs = ["-i", str(clip), "-loop", "1", "-framerate", str(fps), "-i", str(title)]
+    for number, overlay in enumerate(overlays, start=2):
+        inputs += ["-i", str(overlay.image)]
+        graph.append(
+            f"[v{number - 1}][{number}:v]overlay=0:0:format=auto:"
+            f"enable='between(n,{overlay.start},{overlay.end - 1})'[v{number}]"
+        )
+    graph.append(f"[v{len(overlays) + 1}]{TO_YUV}[v]")
     return [
-        "-i", str(clip), "-loop", "1", "-framerate", str(fps), "-i", str(overlay),
-        "-filter_complex", graph, "-map", "[v]", "-frames:v", str(frames), "-an",
+        *inputs, "-filter_complex", ";".join(graph), "-map", "[v]", "-frames:v", str(frames), "-an",
         *encoder_args(fps), str(out),
     ]  # fmt: skip
 
@@ -77,22 +100,47 @@ def encode_gop(image: Path, fps: int, out: Path) -> None:
         run_ffmpeg(still_args(image, GOP_SECONDS * fps, fps, tmp), what=f"encoding {out}")
 
 
-def assemble_still_clip(gop: Path, frames: int, fps: int, out: Path, record: Path) -> None:
-    """A still scene of ``frames`` frames: the GOP repeated byte for byte, then the first frames of it."""
-    encoded = gop.read_bytes()
-    repeats, rest = divmod(frames, GOP_SECONDS * fps)
-    # Without B-frames the first n frames of a GOP decode on their own: a prefix is a shorter GOP.
-    write_segment(encoded * repeats + first_frames(encoded, rest), frames, out, record)
+def assemble_still_clip(runs: Sequence[tuple[Path, int]], fps: int, out: Path, record: Path) -> None:
+    """A still scene as runs of (GOP, frames): each run its GOP repeated byte for byte, then a prefix of it.
+
+    A scene without burned captions is one run; with them, each state of the picture (no cue, cue i)
+    is a still of its own, and every run starts with its GOP's IDR frame.
+    """
+    stream = bytearray()
+    encoded: dict[Path, bytes] = {}
+    for gop, frames in runs:
+        data = encoded.setdefault(gop, gop.read_bytes())
+        repeats, rest = divmod(frames, GOP_SECONDS * fps)
+        # Without B-frames the first n frames of a GOP decode on their own: a prefix is a shorter GOP.
+        stream += data * repeats + first_frames(data, rest)
+    write_segment(bytes(stream), sum(frames for _, frames in runs), out, record)
+
+
+def caption_runs(
+    plain: Path, states: Sequence[tuple[Path, int, int]], frames: int
+) -> list[tuple[Path, int]]:  # fmt: skip
+    """The runs of a still scene: ``plain`` between cues, and each (GOP, start, end) over its frames."""
+    runs: list[tuple[Path, int]] = []
+    cursor = 0
+    for gop, start, end in sorted(states, key=lambda state: state[1]):
+        if not cursor <= start < end <= frames:
+            raise ValueError(f"caption frames [{start}, {end}) do not fit in the scene's {frames}")
+        if start > cursor:
+            runs.append((plain, start - cursor))
+        runs.append((gop, end - start))
+        cursor = end
+    return [*runs, (plain, frames - cursor)] if frames > cursor else runs
 
 
 def render_video_clip(
-    clip: Path, overlay: Path, frames: int, spec: dict[str, Any], out: Path, record: Path
-) -> None:
-    """A video scene: every frame encoded, at the spec's size, rate and fit."""
+    clip: Path, title: Path, overlays: Sequence[Overlay], frames: int, spec: dict[str, Any], out: Path,
+    record: Path,
+) -> None:  # fmt: skip
+    """A video scene: every frame encoded, at the spec's size, rate and fit, with its overlays."""
     piece = out.with_name(f".{out.stem}.piece.h264")
     fps, width, height = spec["fps"], spec["width"], spec["height"]
     try:
-        args = video_args(clip, overlay, frames, fps, width, height, spec["fit"], piece)
+        args = video_args(clip, title, overlays, frames, fps, width, height, spec["fit"], piece)
         run_ffmpeg(args, what=f"encoding {out}")
         stream = piece.read_bytes()
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 from reelmake import aac
 from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, idr_frames, mp4_picture_digest, split_frames
-from reelmake.captions import split_cue, to_srt, to_vtt
+from reelmake.captions import Caption, SceneCaption, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
 from reelmake.ffmpeg import RenderError, feed_ffmpeg
 from reelmake.fsutil import atomic_output
@@ -82,8 +82,11 @@ def compose(
             )
         )
         start_s = frame_cursor / fps
-        for cue in timing["cues"]:
-            captions.extend(split_cue(cue["text"], start_s + cue["start_s"], start_s + cue["end_s"]))
+        for cue in map(SceneCaption.from_json, timing["captions"]):
+            # The same cues, on the same frames, as any burned into the scene.
+            captions.append(
+                Caption((frame_cursor + cue.start) / fps, (frame_cursor + cue.end) / fps, cue.lines)
+            )
         blocks += timing["loudness_blocks"]
         frame_cursor += timing["frames"]
         entries.append(

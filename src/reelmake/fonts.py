@@ -104,7 +104,7 @@ def _joins_previous(ch: str) -> bool:
     return unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf")
 
 
-def _is_wide(ch: str) -> bool:
+def is_wide(ch: str) -> bool:
     """CJK (and other full-width) characters, between which a line may break without a space."""
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
@@ -142,7 +142,7 @@ def _may_break(before: str, after: str) -> bool:
         return False
     if before[0] == " ":
         return True
-    if not (_is_wide(before[0]) or _is_wide(after[0])):
+    if not (is_wide(before[0]) or is_wide(after[0])):
         return False
     # No line starts with closing punctuation (。」!) and none ends with opening punctuation (「).
     closing = unicodedata.category(after[0]) in ("Pe", "Pf", "Po")
@@ -150,7 +150,7 @@ def _may_break(before: str, after: str) -> bool:
     return not (closing or opening)
 
 
-def _segments(text: str) -> list[str]:
+def segments(text: str) -> list[str]:
     """Pieces a line may end after: a word with its trailing space, or a single CJK character."""
     segments: list[str] = []
     previous = ""
@@ -327,7 +327,7 @@ class FontStack:
 
         lines: list[str] = []
         current = ""
-        for segment in _segments(text):
+        for segment in segments(text):
             if fits(current + segment):
                 current += segment
                 continue
@@ -335,7 +335,7 @@ class FontStack:
                 lines.append(current.rstrip())
             current = segment
             if current and not fits(current):
-                *whole, current = _break_word(segment, fits)
+                *whole, current = break_word(segment, fits)
                 lines.extend(whole)
             if max_lines is not None and len(lines) > max_lines:
                 return lines[: max_lines + 1]
@@ -407,13 +407,13 @@ class FontStack:
         ):
             clusters.pop()
         kept = "".join(clusters)
-        cut_in_word = len(kept) < len(line) and line[len(kept)] != " " and not _is_wide(line[len(kept)])
+        cut_in_word = len(kept) < len(line) and line[len(kept)] != " " and not is_wide(line[len(kept)])
         if cut_in_word and " " in kept:
             kept = kept[: kept.rindex(" ")]
         return kept.rstrip() + ELLIPSIS
 
 
-def _break_word(word: str, fits: Callable[[str], bool]) -> list[str]:
+def break_word(word: str, fits: Callable[[str], bool]) -> list[str]:
     """Break a word that is too wide for a line between characters, filling each piece greedily."""
     pieces = [""]
     for cluster in _clusters(word):

@@ -81,17 +81,21 @@ def render_scene_image(spec: str, out: str) -> None:
 
     data = _spec(spec)
     width, height = data["width"], data["height"]
+    # Burned-in captions take the bottom of the frame: the title band moves to the top.
+    band_at_top = "captions" in data
     if data["kind"] == "slide":
         visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
     elif data["kind"] == "image":
-        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), data["title"])
+        path = Path(data["asset"]["path"])
+        visuals.fit_image(path, width, height, data["fit"], Path(out), data["title"], band_at_top)
     else:
-        visuals.render_title_overlay(data["title"], width, height, Path(out))
+        visuals.render_title_overlay(data["title"], width, height, Path(out), band_at_top)
 
 
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings."""
     from reelmake import aac as aac_codec
+    from reelmake.captions import time_captions
     from reelmake.loudness import block_powers, normalize
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, narrate, write_wav
 
@@ -109,6 +113,8 @@ def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
         **cues_to_json(narration),
         "aac_window": {"start": window.start, "length": window.length},
         "loudness_blocks": [float(f"{p:.6g}") for p in block_powers(samples, SAMPLE_RATE)],
+        # The cues on frames: the sidecar files and the burned-in captions are both made from these.
+        "captions": [c.to_json() for c in time_captions(narration.cues, data["fps"], narration.frames)],
     }
     with atomic_output(timing) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False))
@@ -122,22 +128,55 @@ def encode_scene_gop(spec: str, image: str, out: str) -> None:
     encode_gop(Path(image), _spec(spec)["fps"], Path(out))
 
 
+def render_caption(spec: str, number: str, out: str) -> None:
+    """Cue ``number`` of the scene's narration, as a full-frame RGBA picture."""
+    from reelmake import visuals
+    from reelmake.captions import caption_texts
+
+    data = _spec(spec)
+    lines = caption_texts(data["narration"])[int(number)]
+    visuals.render_caption(lines, data["width"], data["height"], Path(out))
+
+
+def encode_caption_gop(spec: str, image: str, caption: str, out: str) -> None:
+    """The GOP of a still scene's picture with one cue burned in: one still per cue."""
+    from reelmake.clips import encode_gop
+    from reelmake.visuals import burn_caption
+
+    picture = Path(out).with_name(f".{Path(out).stem}.burned.png")
+    try:
+        burn_caption(Path(image), Path(caption), picture)
+        encode_gop(picture, _spec(spec)["fps"], Path(out))
+    finally:
+        picture.unlink(missing_ok=True)
+
+
 def render_scene_clip(
     spec: str, timing: str, out: str, record: str, gop: str | None = None, image: str | None = None,
-    asset: str | None = None,
+    asset: str | None = None, caption_gops: list[str] | None = None, captions: list[str] | None = None,
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
-    A still scene is assembled from its GOP; a video scene (asset and title overlay image) is encoded.
+    A still scene is assembled from its GOP (and one GOP per burned cue); a video scene (asset, title
+    overlay and any cue pictures) is encoded.
     """
-    from reelmake.clips import assemble_still_clip, render_video_clip
+    from reelmake.captions import SceneCaption
+    from reelmake.clips import Overlay, assemble_still_clip, caption_runs, render_video_clip
 
     data = _spec(spec)
-    frames = json.loads(Path(timing).read_text())["frames"]
+    record_of_timing = json.loads(Path(timing).read_text())
+    frames = record_of_timing["frames"]
+    cues = [SceneCaption.from_json(c) for c in record_of_timing["captions"]]
+    burned = caption_gops if gop is not None else captions
+    if burned and len(burned) != len(cues):
+        raise RenderError(f"{timing} times {len(cues)} captions, but {len(burned)} were drawn; run again")
     if gop is not None:
-        assemble_still_clip(Path(gop), frames, data["fps"], Path(out), Path(record))
+        states = [(Path(p), c.start, c.end) for p, c in zip(caption_gops or [], cues, strict=False)]
+        runs = caption_runs(Path(gop), states, frames)
+        assemble_still_clip(runs, data["fps"], Path(out), Path(record))
     elif asset is not None and image is not None:
-        render_video_clip(Path(asset), Path(image), frames, data, Path(out), Path(record))
+        overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
+        render_video_clip(Path(asset), Path(image), overlays, frames, data, Path(out), Path(record))
     else:
         raise ValueError("a scene clip needs either a GOP or an asset and its overlay")
 

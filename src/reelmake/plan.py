@@ -17,6 +17,7 @@ from typing import Any
 
 from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
+from reelmake.captions import caption_texts
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
@@ -25,7 +26,18 @@ from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
-RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+RENDERER_MODULES = (
+    "aac",
+    "assets",
+    "bitstream",
+    "captions",
+    "clips",
+    "fonts",
+    "jobs",
+    "loudness",
+    "speech",
+    "visuals",
+)
 # Transitions are rendered from two scenes' clips (whose hashes cover the modules above) by this one.
 TRANSITION_MODULES = ("transitions",)
 BUILD = Path("build")
@@ -49,6 +61,11 @@ class ScenePlan:
     @property
     def folder(self) -> Path:
         return scene_folder(self.hash)
+
+    @functools.cached_property
+    def burned_cues(self) -> int:
+        """How many caption cues are burned into this scene's frames (none unless ``captions: burn``)."""
+        return len(caption_texts(self.spec["narration"])) if self.spec.get("captions") == "burn" else 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,8 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
             raise UserError(message, file=shown_as)
         merged.update(layer)
     settings = with_defaults(merged, "config")
+    if settings["captions"] is False:  # `captions: off` in YAML is the boolean false
+        settings["captions"] = "off"
     width, height = FORMATS[settings["format"]]
     settings.setdefault("width", width)
     settings.setdefault("height", height)
@@ -233,12 +252,14 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
             }
             if info.kind == "video" and min_duration is None and not scene.narration:
                 min_duration = info.duration_s
+            if scene.narration and settings["captions"] == "burn":
+                spec["captions"] = "burn"
         else:
-            spec["kind"] = "slide"
+            spec["kind"] = "slide"  # a slide shows its narration as body text: no captions burned on it
         if min_duration is None and not scene.narration:
             min_duration = settings["default_duration"]
         spec["min_duration_s"] = float(min_duration or 0.0)
-        shown_text = scene.title + (scene.narration if spec["kind"] == "slide" else "")
+        shown_text = scene.title + (scene.narration if spec["kind"] == "slide" or "captions" in spec else "")
         missing = missing_characters(shown_text)
         if missing:
             listed = " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:10])

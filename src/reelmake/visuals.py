@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from reelmake.fonts import BOLD, REGULAR, default_stack
+from reelmake.fonts import BOLD, REGULAR, TextBlock, default_stack
 from reelmake.fsutil import atomic_output
 
 # Title-safe margin on each side, as a fraction of that dimension.
@@ -50,6 +50,8 @@ THEMES = {
     ),
 }
 BAND_FILL = (0, 0, 0, 170)
+CAPTION_FILL = (0, 0, 0, 160)
+CAPTION_SIZE = 0.045  # of min(width, height): 49 px on a 1080-line frame
 BAND_ACCENT = THEMES["dark"].accent
 WHITE = (255, 255, 255, 255)
 
@@ -167,8 +169,11 @@ def _contain(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return fill
 
 
-def _title_band(title: str, width: int, height: int) -> Image.Image:
-    """A transparent RGBA layer holding ``title`` on a dark translucent box in the lower third."""
+def _title_band(title: str, width: int, height: int, at_top: bool = False) -> Image.Image:
+    """A transparent RGBA layer holding ``title`` on a dark translucent box in the lower third.
+
+    ``at_top`` puts it at the top of the title-safe area instead: burned-in captions take the bottom.
+    """
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     unit = min(width, height)
     margin_x, margin_y = _margins(width, height)
@@ -189,8 +194,8 @@ def _title_band(title: str, width: int, height: int) -> Image.Image:
         return layer
     band_width = math.ceil(block.width) + 2 * padding + stripe
     band_height = block.height + 2 * padding
-    bottom = height - margin_y
-    top = bottom - band_height
+    top = margin_y if at_top else height - margin_y - band_height
+    bottom = top + band_height
     # The band hugs the text and sits on the reading side: left for LTR titles, right for RTL ones.
     left = width - margin_x - band_width if block.rtl else margin_x
     draw = ImageDraw.Draw(layer)
@@ -202,7 +207,9 @@ def _title_band(title: str, width: int, height: int) -> Image.Image:
     return layer
 
 
-def fit_image(src: Path, width: int, height: int, fit: str, out: Path, title: str | None) -> None:
+def fit_image(
+    src: Path, width: int, height: int, fit: str, out: Path, title: str | None, band_at_top: bool = False
+) -> None:
     """Fit a picture of any mode to the frame ("cover" crops, "contain" letterboxes over a blurred fill)."""
     if fit not in FITS:
         raise ValueError(f"unknown fit {fit!r} (known: {', '.join(FITS)})")
@@ -211,10 +218,55 @@ def fit_image(src: Path, width: int, height: int, fit: str, out: Path, title: st
     size = (width, height)
     frame = _cover(image, size, Image.Resampling.LANCZOS) if fit == "cover" else _contain(image, size)
     if title:
-        frame = Image.alpha_composite(frame.convert("RGBA"), _title_band(title, width, height)).convert("RGB")
+        band = _title_band(title, width, height, band_at_top)
+        frame = Image.alpha_composite(frame.convert("RGBA"), band)
+        frame = frame.convert("RGB")
     _save(frame, out)
 
 
-def render_title_overlay(title: str, width: int, height: int, out: Path) -> None:
-    """An RGBA PNG, transparent but for the lower-third title band, to lay over a video."""
-    _save(_title_band(title, width, height), out)
+def render_title_overlay(title: str, width: int, height: int, out: Path, at_top: bool = False) -> None:
+    """An RGBA PNG, transparent but for the title band, to lay over a video."""
+    _save(_title_band(title, width, height, at_top), out)
+
+
+def caption_layer(lines: tuple[str, ...], width: int, height: int) -> Image.Image:
+    """A transparent RGBA frame with one cue's lines, centred on a dark box at the bottom of the safe area.
+
+    The lines are drawn as given (the sidecar files carry the same ones) and never read as markup. The
+    type is as large as the frame allows: a line too wide for the title-safe width gets a smaller size.
+    """
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    stack = default_stack()
+    unit = min(width, height)
+    margin_x, margin_y = _margins(width, height)
+    padding = max(2, round(unit * 0.014))
+    room = width - 2 * margin_x - 2 * padding
+    size = max(6, round(unit * CAPTION_SIZE))
+    laid = [stack.layout(line, size) for line in lines]
+    while size > 6 and max(line.width for line in laid) > room:
+        # Widths scale about linearly with size: jump close, then step down to what fits.
+        size = max(6, min(size - 1, math.floor(size * room / max(line.width for line in laid))))
+        laid = [stack.layout(line, size) for line in lines]
+    line_height = math.ceil(size * 1.3)
+    box_width = math.ceil(max(line.width for line in laid)) + 2 * padding
+    box_height = line_height * len(laid) + 2 * padding
+    left, top = (width - box_width) // 2, height - margin_y - box_height
+    draw = ImageDraw.Draw(layer)
+    draw.rectangle((left, top, left + box_width - 1, top + box_height - 1), fill=CAPTION_FILL)
+    for index, line in enumerate(laid):
+        # A one-line block, as wide as its line: each line is centred on its own.
+        block = TextBlock((line,), size, line_height, line.rtl)
+        block.draw(draw, (width - line.width) / 2, top + padding + index * line_height, line.width, WHITE)
+    return layer
+
+
+def render_caption(lines: tuple[str, ...], width: int, height: int, out: Path) -> None:
+    """One cue as an RGBA PNG to lay over a scene's frames."""
+    _save(caption_layer(lines, width, height), out)
+
+
+def burn_caption(picture: Path, caption: Path, out: Path) -> None:
+    """A still with a cue burned in: the scene's picture under the cue's RGBA layer."""
+    with Image.open(picture) as base, Image.open(caption) as layer:
+        frame = Image.alpha_composite(base.convert("RGBA"), layer.convert("RGBA")).convert("RGB")
+    _save(frame, out)

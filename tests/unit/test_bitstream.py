@@ -18,7 +18,7 @@ from reelmake.bitstream import (
     mp4_picture_digest,
 )
 from reelmake.chapters import Chapter, ffmetadata
-from reelmake.clips import GOP_SECONDS, assemble_still_clip, encode_gop
+from reelmake.clips import GOP_SECONDS, assemble_still_clip, caption_runs, encode_gop
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
 from reelmake.plan import scene_folder
@@ -39,7 +39,7 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         folder.mkdir(parents=True)
         Image.new("RGB", (320, 180), colour).save(folder / "image.png")
         encode_gop(folder / "image.png", FPS, folder / "gop.h264")
-        assemble_still_clip(folder / "gop.h264", frames, FPS, folder / "clip.h264", folder / "clip.json")
+        assemble_still_clip([(folder / "gop.h264", frames)], FPS, folder / "clip.h264", folder / "clip.json")
         scenes.append(scene)
     track = tmp_path / "narration.m4a"
     aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
@@ -108,3 +108,34 @@ def test_first_frames_is_a_decodable_prefix(joined: tuple[Path, str, list[SceneM
         assert sum(1 for u in units if u[0] & 0x1F in (1, 5)) == count
     with pytest.raises(ValueError, match="fewer than 76"):
         first_frames(stream, 76)
+
+
+def test_caption_runs_cover_the_scene_in_order() -> None:
+    plain, one, two = Path("plain"), Path("one"), Path("two")
+    assert caption_runs(plain, [(two, 50, 130), (one, 8, 50)], 145) == [
+        (plain, 8), (one, 42), (two, 80), (plain, 15)
+    ]  # fmt: skip
+    assert caption_runs(plain, [(one, 0, 10)], 10) == [(one, 10)]
+    assert caption_runs(plain, [], 10) == [(plain, 10)]
+    with pytest.raises(ValueError, match="do not fit"):
+        caption_runs(plain, [(one, 5, 12)], 10)
+
+
+def test_a_still_with_caption_states_shows_each_state_on_its_frames(tmp_path: Path) -> None:
+    """Runs of different GOPs decode to their own pictures on exactly their frames, each from an IDR."""
+    import av
+
+    colours = {"plain": (200, 30, 30), "cue": (30, 200, 30)}
+    for name, colour in colours.items():
+        Image.new("RGB", (64, 48), colour).save(tmp_path / f"{name}.png")
+        encode_gop(tmp_path / f"{name}.png", FPS, tmp_path / f"{name}.h264")
+    runs = caption_runs(tmp_path / "plain.h264", [(tmp_path / "cue.h264", 7, 7 + 70)], 90)
+    assemble_still_clip(runs, FPS, tmp_path / "clip.h264", tmp_path / "clip.json")
+    stream = (tmp_path / "clip.h264").read_bytes()
+    kinds = [u[0] & 0x1F for u in annexb_units(stream) if u[0] & 0x1F in (1, 5)]
+    # IDRs: the first run, the cue's run and its second GOP (70 frames > 60), the last run.
+    assert [i for i, kind in enumerate(kinds) if kind == 5] == [0, 7, 67, 77]
+    with av.open(str(tmp_path / "clip.h264"), format="h264") as container:
+        greens = [f.to_ndarray(format="rgb24")[24, 32, 1] > 128 for f in container.decode(video=0)]
+    assert greens == [False] * 7 + [True] * 70 + [False] * 13
+    assert json.loads((tmp_path / "clip.json").read_text())["frames"] == 90

@@ -1,4 +1,4 @@
-"""Captions: at most two lines of 42 characters, timed contiguously over the sentence; SRT formatting."""
+"""Captions: cues of at most two lines of 42 characters at natural breaks, timed on frames; SRT formatting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ import random
 
 import pytest
 
-from reelmake.captions import LINE_CHARS, MAX_LINES, Caption, split_cue, to_srt
+from reelmake.captions import (
+    LINE_CHARS,
+    MAX_LINES,
+    Caption,
+    SceneCaption,
+    caption_texts,
+    cells,
+    split_sentence,
+    time_captions,
+    to_srt,
+)
+from reelmake.speech import Cue
 
 
 def sentences() -> list[str]:
@@ -30,46 +41,103 @@ def sentences() -> list[str]:
     return out
 
 
-def check_cue(text: str, start: float, end: float) -> list[Caption]:
-    captions = split_cue(text, start, end)
-    assert captions
-    for caption in captions:
-        assert 1 <= len(caption.lines) <= MAX_LINES
-        for line in caption.lines:
-            assert line == line.strip()
-            assert len(line) <= LINE_CHARS or " " not in line, line
-    assert all(len(c.lines) == MAX_LINES for c in captions[:-1])  # only the last may have a single line
-    assert captions[0].start_s == start
-    for before, after in itertools.pairwise(captions):
-        assert before.end_s == after.start_s
-    assert captions[-1].end_s == pytest.approx(end, abs=1e-9)
-    assert all(c.start_s < c.end_s for c in captions)
-    return captions
+def check_split(text: str) -> list[tuple[str, ...]]:
+    cues = split_sentence(text)
+    assert cues
+    for lines in cues:
+        assert 1 <= len(lines) <= MAX_LINES
+        for line in lines:
+            assert line == line.strip() and line
+            assert cells(line) <= LINE_CHARS, line
+    # Nothing is lost or added: the cues' text is the sentence's, spaces aside.
+    assert "".join("".join(lines) for lines in cues).replace(" ", "") == text.replace(" ", "")
+    return cues
 
 
 @pytest.mark.parametrize("text", sentences())
-def test_split_cue_lines_and_times(text: str) -> None:
-    captions = check_cue(text, 12.34, 12.34 + 0.05 * len(text))
-    if all(len(word) <= LINE_CHARS for word in text.split()):
-        assert [w for c in captions for line in c.lines for w in line.split()] == text.split()
+def test_split_keeps_every_word_in_at_most_two_lines(text: str) -> None:
+    cues = check_split(text)
+    if all(cells(word) <= LINE_CHARS for word in text.split()):
+        assert [w for lines in cues for line in lines for w in line.split()] == text.split()
+    # The fewest cues: no two neighbours would fit in one.
+    total = sum(cells(" ".join(lines)) for lines in cues)
+    assert len(cues) <= total // (LINE_CHARS * MAX_LINES // 2) + 1
 
 
-def test_short_sentence_is_one_caption_of_one_line() -> None:
-    assert split_cue("Hello there.", 1.0, 2.5) == [Caption(1.0, 2.5, ("Hello there.",))]
+def test_short_sentence_is_one_cue_of_one_line() -> None:
+    assert split_sentence("Hello there.") == [("Hello there.",)]
 
 
-def test_time_is_shared_in_proportion_to_length() -> None:
-    text = " ".join(["word"] * 40)  # 199 characters: five lines, three captions
-    captions = check_cue(text, 0.0, 10.0)
-    assert len(captions) == 3
-    lengths = [len(" ".join(c.lines)) for c in captions]
-    for caption, length in zip(captions, lengths, strict=True):
-        assert caption.end_s - caption.start_s == pytest.approx(10.0 * length / sum(lengths))
+def test_lines_break_after_punctuation_when_they_can() -> None:
+    text = "When the rain stopped at last, everyone walked down to the harbour."
+    assert split_sentence(text) == [
+        ("When the rain stopped at last,", "everyone walked down to the harbour.")
+    ]
+
+
+def test_a_long_sentence_breaks_its_cues_at_a_comma() -> None:
+    text = (
+        "The committee met on Tuesday morning in the old town hall, and after a long talk "
+        "about the budget it agreed to repair the roof."
+    )
+    cues = check_split(text)
+    assert len(cues) == 2
+    assert cues[0][-1].endswith("hall,")
+
+
+def test_without_punctuation_a_line_breaks_before_a_conjunction() -> None:
+    text = "We walked along the river for an hour and then we sat down to rest"
+    assert split_sentence(text) == [("We walked along the river for an hour", "and then we sat down to rest")]
 
 
 def test_a_long_word_is_broken_to_fit() -> None:
-    captions = check_cue("y" * 100, 0.0, 3.0)
-    assert [len(line) for c in captions for line in c.lines] == [42, 42, 16]
+    cues = check_split("y" * 100)
+    assert sorted(len(line) for lines in cues for line in lines) == [16, 42, 42]
+
+
+def test_wide_characters_count_twice() -> None:
+    cues = check_split("漢" * 50)
+    assert [len(line) for lines in cues for line in lines] == [21, 21, 8]
+
+
+def test_caption_texts_follow_the_sentences() -> None:
+    assert caption_texts("One. Two words here! And three?") == [
+        ("One.",),
+        ("Two words here!",),
+        ("And three?",),
+    ]
+
+
+def test_cues_start_on_the_frame_their_sentence_starts_and_last_until_the_next() -> None:
+    long = "This sentence is long enough that it needs two cues, because it runs well past two lines of text."
+    spoken = [Cue(0.25, 1.4, "Hello there."), Cue(1.75, 6.0, long), Cue(6.35, 7.0, "Bye.")]
+    timed = time_captions(spoken, 30, 226)
+    assert [c.lines for c in timed] == [("Hello there.",), *split_sentence(long), ("Bye.",)]
+    assert len(timed) == 4
+    assert timed[0].start == round(0.25 * 30) and timed[1].start == round(1.75 * 30)
+    assert timed[3].start == round(6.35 * 30) and timed[3].end == 210  # when the speech ends
+    for before, after in itertools.pairwise(timed):
+        assert before.end == after.start  # no blink in the pauses
+    assert timed[1].start < timed[2].start < timed[3].start
+    # The long sentence's two cues share its time in proportion to their length.
+    share = (timed[2].start - timed[1].start) / (timed[3].start - timed[1].start)
+    first = cells(" ".join(timed[1].lines))
+    assert share == pytest.approx(first / (first + cells(" ".join(timed[2].lines))), abs=0.05)
+
+
+def test_every_cue_gets_a_frame_even_when_sentences_are_very_short() -> None:
+    spoken = [Cue(0.0, 0.01, "A."), Cue(0.011, 0.02, "B."), Cue(0.021, 0.03, "C.")]
+    timed = time_captions(spoken, 24, 10)
+    assert [(c.start, c.end) for c in timed] == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_no_speech_no_captions() -> None:
+    assert time_captions([], 30, 120) == []
+
+
+def test_scene_captions_round_trip_through_json() -> None:
+    caption = SceneCaption(3, 40, ("a", "b"))
+    assert SceneCaption.from_json(caption.to_json()) == caption
 
 
 def test_srt_numbers_from_one_and_formats_times() -> None:
@@ -104,9 +172,8 @@ def test_srt_of_no_captions_is_empty() -> None:
     assert to_srt([]) == ""
 
 
-def test_srt_of_split_cues_is_numbered_continuously() -> None:
-    text = " ".join(["caption"] * 30)
-    captions = split_cue(text, 0.0, 6.0) + split_cue("Done.", 6.5, 7.0)
+def test_srt_is_numbered_continuously() -> None:
+    captions = [Caption(i, i + 1, ("caption",)) for i in range(3)] + [Caption(6.5, 7.0, ("Done.",))]
     blocks = to_srt(captions).rstrip("\n").split("\n\n")
-    assert [block.splitlines()[0] for block in blocks] == [str(i) for i in range(1, len(captions) + 1)]
+    assert [block.splitlines()[0] for block in blocks] == ["1", "2", "3", "4"]
     assert blocks[-1] == "4\n00:00:06,500 --> 00:00:07,000\nDone."

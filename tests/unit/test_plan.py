@@ -142,3 +142,29 @@ def test_preview_size_keeps_the_shape_and_never_enlarges() -> None:
     assert preview_size(1080, 1080) == (360, 360)
     assert preview_size(1000, 750) == (480, 360)
     assert preview_size(320, 180) == (320, 180)
+
+
+def test_caption_mode_reaches_only_scenes_it_burns_into(project: Path) -> None:
+    """Slides show their narration already: only the photo's hash depends on the caption mode."""
+    burn, sidecar = hashes(project), hashes(project, captions="sidecar")
+    assert [b == s for b, s in zip(burn, sidecar, strict=True)] == [True, False, True]
+    assert hashes(project, captions="off") == sidecar  # nothing is burned either way
+    photo = plan_project(project).scenes[1]
+    assert photo.spec["captions"] == "burn" and photo.burned_cues == 1
+    assert plan_project(project, {"captions": "sidecar"}).scenes[1].burned_cues == 0
+    assert all(scene.burned_cues == 0 for scene in plan_project(project).scenes[::2])
+
+
+def test_captions_off_written_bare_in_yaml_means_off(project: Path) -> None:
+    (project / "config.yaml").write_text("width: 320\nheight: 180\ncaptions: off\n")
+    assert plan_project(project).settings["captions"] == "off"
+    (project / "config.yaml").write_text("captions: sometimes\n")
+    with pytest.raises(UserError, match=r"config\.yaml"):
+        plan_project(project)
+
+
+def test_a_burned_caption_needs_characters_the_fonts_have(project: Path) -> None:
+    (project / "script.md").write_text(BASE.replace("Second scene.", "Second scene 🎬."))
+    with pytest.raises(UserError, match="U\\+1F3AC"):
+        plan_project(project)
+    assert plan_project(project, {"captions": "sidecar"}).scenes[1].burned_cues == 0

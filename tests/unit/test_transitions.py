@@ -96,7 +96,7 @@ def _still(tmp_path: Path, name: str, colour: tuple[int, int, int], frames: int)
     Image.new("RGB", (64, 36), colour).save(image)
     encode_gop(image, 30, tmp_path / f"{name}.gop.h264")
     clip, record = tmp_path / f"{name}.h264", tmp_path / f"{name}.json"
-    assemble_still_clip(tmp_path / f"{name}.gop.h264", frames, 30, clip, record)
+    assemble_still_clip([(tmp_path / f"{name}.gop.h264", frames)], 30, clip, record)
     return clip, record
 
 

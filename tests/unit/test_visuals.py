@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from reelmake.visuals import fit_image, render_slide, render_title_overlay
+from reelmake.visuals import _title_band, caption_layer, fit_image, render_slide, render_title_overlay
 
 W, H = 320, 180
 LONG_BODY = ("Narration goes on and on, sentence after sentence, longer than a slide can hold. " * 30)[:2000]
@@ -224,3 +224,50 @@ def test_title_overlay_of_an_rtl_title_sits_on_the_right(tmp_path: Path) -> None
     assert box is not None
     assert box[2] == W - round(W * 0.06)
     assert box[0] > W // 2
+
+
+LONGEST_CUE = ("W" * 42, "M" * 42)  # the widest letters, a full two-line cue
+
+
+def ink_box(layer: Image.Image) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of a layer's visible pixels, right and bottom exclusive."""
+    box = layer.getchannel("A").getbbox()
+    assert box is not None
+    return box
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1080, 1080), (320, 180)])
+@pytest.mark.parametrize("cue", [LONGEST_CUE, ("Short.",), ("漢" * 21, "字" * 21), ("مرحبا بالعالم",)])
+def test_captions_stay_inside_the_title_safe_area(size: tuple[int, int], cue: tuple[str, ...]) -> None:
+    width, height = size
+    left, top, right, bottom = ink_box(caption_layer(cue, width, height))
+    # The title-safe area is the centred 90% box; captions keep the slides' stricter 6% margin.
+    assert left >= 0.05 * width and right <= 0.95 * width
+    assert top >= 0.05 * height and bottom <= 0.95 * height
+    assert abs((left + right) / 2 - width / 2) <= 1  # centred
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1080, 1080), (320, 180)])
+def test_a_title_band_at_the_top_never_meets_a_caption(size: tuple[int, int]) -> None:
+    width, height = size
+    caption = ink_box(caption_layer(LONGEST_CUE, width, height))
+    title = "A title long enough to take two lines of the band in every single format"
+    band = ink_box(_title_band(title, width, height, at_top=True))
+    assert band[3] < caption[1]  # the band ends above where the caption box begins
+    low_band = ink_box(_title_band(title, width, height))
+    assert low_band[3] > caption[1]  # where it would have collided
+
+
+def test_caption_text_is_drawn_literally() -> None:
+    """Subtitle and filter markup in a cue is text: every character is drawn and adds ink."""
+    plain = ink_box(caption_layer(("AB",), W, H))
+    for markup in ("{\\an8}", "<b>", "</b>", "%", ":", "'", "\\N"):
+        drawn = ink_box(caption_layer((f"A{markup}B",), W, H))
+        assert drawn[2] - drawn[0] > plain[2] - plain[0], markup
+
+
+def test_caption_lines_are_two_separate_lines() -> None:
+    one = ink_box(caption_layer(("Line one",), W, H))
+    two = ink_box(caption_layer(("Line one", "Line two"), W, H))
+    # The box keeps its bottom and grows upwards by one line (11 px at 320x180).
+    assert two[3] == one[3] and (two[3] - two[1]) - (one[3] - one[1]) >= 10
