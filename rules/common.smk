@@ -6,7 +6,13 @@ from pathlib import Path
 
 from reelmake import jobs
 from reelmake.errors import UserError
-from reelmake.plan import COMPOSITION, plan_project, spec_path
+from reelmake.plan import (
+    COMPOSITION,
+    SOUNDTRACK,
+    SOUNDTRACK_REPORT,
+    plan_project,
+    spec_path,
+)
 
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
@@ -22,6 +28,15 @@ wildcard_constraints:
 
 def scene_spec(wildcards):
     return str(spec_path(wildcards.hash))
+
+
+def narration_inputs(wildcards):
+    """The spec, and the recording of a scene narrated from a sound file."""
+    scene = PLAN.scene(wildcards.hash)
+    inputs = {"spec": str(spec_path(scene.hash))}
+    if "voice_file" in scene.spec:
+        inputs["recording"] = scene.spec["voice_file"]["path"]
+    return inputs
 
 
 def scene_clip_inputs(wildcards):
@@ -42,6 +57,34 @@ def scene_clip_inputs(wildcards):
 def scene_files(name):
     """The given per-scene file of every scene, in play order."""
     return [str(scene.folder / name) for scene in PLAN.scenes]
+
+
+def soundtrack_inputs(wildcards):
+    """Every scene's narration and timing, and the music (its settings are in the composition file)."""
+    return {
+        "composition": str(COMPOSITION),
+        "narrations": scene_files("narration.wav"),
+        "timings": scene_files("timing.json"),
+        "music": PLAN.music["path"],
+    }
+
+
+def compose_inputs(wildcards):
+    """The segments, and either the scenes' AAC windows (joined at packet level) or the mixed soundtrack.
+
+    Without music the join copies each scene's own AAC: an edit re-encodes no audio but its scene's.
+    """
+    inputs = {
+        "composition": str(COMPOSITION),
+        "clips": scene_files("clip.h264"),
+        "records": scene_files("clip.json"),
+        "timings": scene_files("timing.json"),
+    }
+    if PLAN.music:
+        inputs["soundtrack"] = [str(SOUNDTRACK), str(SOUNDTRACK_REPORT)]
+    else:
+        inputs["narrations"] = scene_files("narration.m4a")
+    return inputs
 
 
 def release_scheduler_timers():

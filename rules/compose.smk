@@ -1,10 +1,6 @@
 rule compose:
     input:
-        composition=str(COMPOSITION),
-        clips=scene_files("clip.h264"),
-        records=scene_files("clip.json"),
-        narrations=scene_files("narration.m4a"),
-        timings=scene_files("timing.json"),
+        unpack(compose_inputs),
     output:
         video="build/final.mp4",
         srt="build/final.srt",

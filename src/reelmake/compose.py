@@ -1,7 +1,8 @@
 """The final join: nothing is encoded. Scene segments and audio are copied into one MP4, then checked.
 
 The scenes' raw H.264 segments are verified against their records and streamed to ffmpeg; their AAC
-windows are laid on the track's frame grid (reelmake.aac), so no scene's audio drifts from its video.
+windows are laid on the track's frame grid (reelmake.aac), so no scene's audio drifts from its video. A
+video with background music copies the soundtrack mixed for it instead (reelmake.soundtrack).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from reelmake.chapters import Chapter, ffmetadata, timestamps
 from reelmake.ffmpeg import RenderError, failure, ffmpeg_command
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
-from reelmake.plan import scene_folder
+from reelmake.plan import SOUNDTRACK, SOUNDTRACK_REPORT, scene_folder
 from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE
 
@@ -68,7 +69,7 @@ def compose(
     started = time.monotonic()
     fps, width, height = composition["fps"], composition["width"], composition["height"]
     samples_per_frame = SAMPLE_RATE // fps
-    placed, captions, entries, blocks = [], [], [], []
+    placed, captions, entries, blocks, scene_peaks = [], [], [], [], []
     frame_cursor = 0
     for scene in scenes:
         timing = json.loads(scene.file("timing.json").read_text())
@@ -88,6 +89,7 @@ def compose(
         for cue in timing["cues"]:
             captions.extend(split_cue(cue["text"], start_s + cue["start_s"], start_s + cue["end_s"]))
         blocks += timing["loudness_blocks"]
+        scene_peaks.append(timing["true_peak_dbtp"])
         frame_cursor += timing["frames"]
         entries.append(
             {"index": scene.index, "id": scene.id, "title": scene.title, "hash": scene.hash,
@@ -97,8 +99,19 @@ def compose(
     video = outputs.video
     chapters = [Chapter(e["start_s"], e["end_s"], e["title"]) for e in entries]
     work.mkdir(parents=True, exist_ok=True)
-    track = work / "narration.m4a"
-    aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+    if "music" in composition:
+        track = SOUNDTRACK  # mixed for the whole video, measured when it was encoded
+        audio = json.loads(SOUNDTRACK_REPORT.read_text(encoding="utf-8"))
+    else:
+        track = work / "narration.m4a"
+        aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+        # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted); the track's
+        # true peak is its loudest scene's, as each window starts and ends in silence.
+        peaks = [p for p in scene_peaks if p is not None]
+        audio = {
+            "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
+            "true_peak_dbtp": round(max(peaks), 2) if peaks else None,
+        }
     metadata = work / "chapters.ffmeta"
     metadata.write_text(ffmetadata(chapters), encoding="utf-8")
     with atomic_output(video) as tmp:
@@ -132,8 +145,9 @@ def compose(
         "size_bytes": video.stat().st_size,
         "video_codec": report.video_codec,
         "audio_codec": report.audio_codec,
-        # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted).
-        "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
+        "loudness_lufs": audio["loudness_lufs"],
+        "true_peak_dbtp": audio["true_peak_dbtp"],
+        "music": composition.get("music"),
         "composition_s": round(time.monotonic() - started, 3),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenes": entries,

@@ -25,10 +25,13 @@ from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
-RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+RENDERER_MODULES = (
+    "aac", "assets", "audiofile", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals",
+)  # fmt: skip
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
+MIN_MUSIC_S = 1.0  # shorter music would loop as a buzz
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Plan:
     title: str
     settings: dict[str, Any]
     scenes: tuple[ScenePlan, ...]
+    music: dict[str, Any] | None = None  # path, sha256, volume_db: shapes the soundtrack, never a scene
 
     def scene(self, scene_hash: str) -> ScenePlan:
         for scene in self.scenes:
@@ -64,14 +68,17 @@ class Plan:
         raise KeyError(scene_hash)
 
     def composition(self) -> dict[str, Any]:
-        """What the final join needs: the order of scenes and the output format."""
-        return {
+        """What the final join needs: the order of scenes, the output format and the music, if any."""
+        composition = {
             "title": self.title,
             "width": self.settings["width"],
             "height": self.settings["height"],
             "fps": self.settings["fps"],
             "scenes": [{"index": s.index, "id": s.id, "title": s.title, "hash": s.hash} for s in self.scenes],
         }
+        if self.music:
+            composition["music"] = self.music
+        return composition
 
 
 @functools.cache
@@ -93,11 +100,19 @@ def spec_path(scene_hash: str) -> Path:
 
 
 COMPOSITION = BUILD / "composition.json"
+SOUNDTRACK = BUILD / "soundtrack.m4a"  # the mixed sound of a video with music
+SOUNDTRACK_REPORT = BUILD / "soundtrack.json"  # its measured loudness and true peak
 
 
-def load_settings(project: Path, script: Script, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """config.yaml, then the front matter, then command-line overrides; validated, defaults filled."""
+def load_settings(
+    project: Path, script: Script, overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """config.yaml, then the front matter, then command-line overrides; validated, defaults filled.
+
+    Also returns where each given setting came from, for error messages about its value.
+    """
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     config_file = project / CONFIG_NAME
     layers: list[tuple[str, Any]] = []
     if config_file.is_file():
@@ -114,11 +129,12 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
         for _, message in schema_errors(layer, "config"):
             raise UserError(message, file=shown_as)
         merged.update(layer)
+        origins.update(dict.fromkeys(layer, shown_as))
     settings = with_defaults(merged, "config")
     width, height = FORMATS[settings["format"]]
     settings.setdefault("width", width)
     settings.setdefault("height", height)
-    return settings
+    return settings, origins
 
 
 def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, write: bool = False) -> Plan:
@@ -126,8 +142,9 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     project = project.resolve()
     script_path = find_script(project)
     script = load_script(script_path)
-    settings = load_settings(project, script, overrides)
+    settings, origins = load_settings(project, script, overrides)
     cache = AssetCache(project / BUILD / "cache" / "assets.json")
+    max_bytes = int(settings["max_asset_mb"] * 1_000_000)
     common = {
         "renderer": renderer_version(),
         "width": settings["width"],
@@ -145,15 +162,26 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     for scene in script.scenes:
         where = f"{scene.index} '{scene.title}'"
         spec: dict[str, Any] = {**common, "title": scene.title, "narration": scene.narration}
-        if scene.narration:
+        voice_file = scene.options.get("voice_file")
+        if voice_file:
+            # A recording replaces the TTS voice; its narration text, if any, becomes its captions.
+            try:
+                voice = cache.inspect_audio(
+                    resolve_asset(project, voice_file, shown_as=script.source),
+                    shown_as=voice_file,
+                    max_bytes=max_bytes,
+                )
+            except UserError as exc:
+                raise UserError(exc.detail, file=script.source, scene=where, line=scene.line) from None
+            spec["voice_file"] = {"path": voice_file, "sha256": voice.sha256}
+        elif scene.narration:
             spec["speech"] = speech
+        spoken = bool(scene.narration or voice_file)
         min_duration = scene.options.get("duration")
         if scene.visual:
             try:
                 asset_path = resolve_asset(project, scene.visual, shown_as=script.source)
-                info = cache.inspect(
-                    asset_path, shown_as=scene.visual, max_bytes=int(settings["max_asset_mb"] * 1_000_000)
-                )
+                info = cache.inspect(asset_path, shown_as=scene.visual, max_bytes=max_bytes)
             except UserError as exc:
                 raise UserError(exc.detail, file=script.source, scene=where, line=scene.line) from None
             spec["kind"] = info.kind
@@ -164,11 +192,11 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 "width": info.width,
                 "height": info.height,
             }
-            if info.kind == "video" and min_duration is None and not scene.narration:
+            if info.kind == "video" and min_duration is None and not spoken:
                 min_duration = info.duration_s
         else:
             spec["kind"] = "slide"
-        if min_duration is None and not scene.narration:
+        if min_duration is None and not spoken:
             min_duration = settings["default_duration"]
         spec["min_duration_s"] = float(min_duration or 0.0)
         shown_text = scene.title + (scene.narration if spec["kind"] == "slide" else "")
@@ -182,13 +210,36 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 line=scene.line,
             )
         scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec))
-    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes))
+    music = _music(project, settings, origins, cache, max_bytes)
+    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), music)
     if write:
         cache.save()
         for scene in plan.scenes:
             write_if_changed(project / spec_path(scene.hash), _dump(scene.spec))
         write_if_changed(project / COMPOSITION, _dump(plan.composition()))
     return plan
+
+
+def _music(
+    project: Path, settings: dict[str, Any], origins: dict[str, str], cache: AssetCache, max_bytes: int
+) -> dict[str, Any] | None:
+    """The background music's file, checksum and volume, checked like an asset; None without music."""
+    ref = settings.get("music")
+    if not ref:
+        return None
+    shown_as = origins["music"]
+    try:
+        path = resolve_asset(project, ref, shown_as=shown_as)
+        info = cache.inspect_audio(path, shown_as=ref, max_bytes=max_bytes)
+    except UserError as exc:
+        raise UserError(f"setting music: {exc.detail}", file=shown_as) from None
+    if (info.duration_s or 0.0) < MIN_MUSIC_S:
+        raise UserError(
+            f"setting music: '{ref}' lasts {info.duration_s:.2f} s; use music of at least "
+            f"{MIN_MUSIC_S:.0f} s (it is looped to the video's length).",
+            file=shown_as,
+        )
+    return {"path": ref, "sha256": info.sha256, "volume_db": float(settings["music_volume"])}
 
 
 def collect_garbage(plan: Plan) -> tuple[int, int]:
