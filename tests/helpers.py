@@ -31,3 +31,30 @@ def make_video(path: Path, seconds: float, size: str = "240x160", rate: int = 25
         check=True,
     )  # fmt: skip
     return path
+
+
+def make_sound(
+    path: Path,
+    seconds: float,
+    freqs: tuple[float, ...] = (440.0,),
+    *,
+    lead_s: float = 0.0,
+    tail_s: float = 0.0,
+    amplitude: float = 0.3,
+    rate: int = 44_100,
+    channels: int = 2,
+) -> Path:
+    """A test sound: silence, a chord of sines for ``seconds``, silence; WAV, or any format by extension."""
+    import numpy as np
+
+    t = np.arange(round(seconds * rate)) / rate
+    chord = sum(np.sin(2 * np.pi * f * t) for f in freqs) * amplitude / len(freqs)
+    mono = np.concatenate([np.zeros(round(lead_s * rate)), chord, np.zeros(round(tail_s * rate))])
+    pcm = (np.repeat(mono[:, None], channels, axis=1) * 32767).round().astype("<i2").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "s16le", "-ar", str(rate),
+         "-ac", str(channels), "-i", "pipe:0", str(path)],
+        input=pcm, check=True,
+    )  # fmt: skip
+    return path

@@ -38,6 +38,8 @@ DUCK_LOOKAHEAD_S = 0.2  # the music starts to dip this long before speech (the m
 DUCK_HOLD_S = 0.6  # ...and stays down this long after it, so pauses between sentences do not pump
 DUCK_ATTACK_S = 0.05  # time constants of the gain going down and coming back up
 DUCK_RELEASE_S = 0.25
+MASTER_PASSES = 4
+MASTER_TOLERANCE_LU = 0.1
 FADE_IN_S = 1.0
 FADE_OUT_S = 2.0
 LOOP_CROSSFADE_S = 0.05  # a looped piece overlaps its next repeat by this much (no click at the seam)
@@ -113,13 +115,16 @@ def music_bed(music: np.ndarray, voice: np.ndarray, rate: int, volume_db: float)
 def master(mix: np.ndarray, rate: int, ceiling_db: float = PEAK_LIMIT_DB) -> np.ndarray:
     """Bring a (channels, samples) mix to -14 LUFS with its true peak at most ``ceiling_db``.
 
-    Two passes: the limiter takes a little loudness off the loudest moments, the second gain gives it back.
+    Measure, gain and limit; the limiter takes a little loudness off the loudest moments, so measure again
+    and make up for it (usually one more pass is enough).
     """
     out = mix
-    for _ in range(2):
+    for _ in range(MASTER_PASSES):
         measured = stereo_lufs(out, rate)
-        if not math.isfinite(measured):
-            return out
+        if not math.isfinite(measured):  # silence, or too short to measure: only the limit applies
+            return limit_true_peak(out, rate, ceiling_db)
+        if out is not mix and abs(measured - TARGET_LUFS) < MASTER_TOLERANCE_LU:
+            break
         out = limit_true_peak(out * 10 ** ((TARGET_LUFS - measured) / 20), rate, ceiling_db)
     return out
 
