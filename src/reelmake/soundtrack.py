@@ -42,24 +42,45 @@ MASTER_PASSES = 4
 MASTER_TOLERANCE_LU = 0.1
 FADE_IN_S = 1.0
 FADE_OUT_S = 2.0
-LOOP_CROSSFADE_S = 0.05  # a looped piece overlaps its next repeat by this much (no click at the seam)
+LOOP_CROSSFADE_S = 0.05  # a looped piece overlaps its next repeat by this much (no click at the seam)...
+LOOP_SEARCH_S = 0.5  # ...starting where, in its last half second, it best matches its own beginning
 
 
 def fit_music(music: np.ndarray, total: int, rate: int) -> np.ndarray:
-    """(channels, samples) music looped (an equal-power crossfade at each seam) or cut to ``total``."""
+    """(channels, samples) music cut to ``total`` samples, or looped to it.
+
+    Each repeat starts where the music's end best continues into its beginning (see loop_point), with a
+    short linear crossfade, so a loop has neither a click nor the dip of two waves cancelling.
+    """
     length = music.shape[1]
     if length >= total:
         return music[:, :total].copy()
     overlap = min(round(LOOP_CROSSFADE_S * rate), length // 4)
-    angle = np.linspace(0.0, np.pi / 2, overlap, dtype=np.float32)
-    first = music.copy()
-    first[:, length - overlap :] *= np.cos(angle)
+    step = loop_point(music, overlap, min(round(LOOP_SEARCH_S * rate), length // 4))
+    ramp = np.linspace(0.0, 1.0, overlap, endpoint=False, dtype=np.float32)
+    first = music[:, : step + overlap].copy()
+    first[:, step:] *= 1.0 - ramp  # fades out as the next repeat fades in: the gains sum to 1
     repeat = first.copy()
-    repeat[:, :overlap] *= np.sin(angle)
-    out = np.zeros((music.shape[0], total + length), np.float32)
-    for start in range(0, total, length - overlap):
-        out[:, start : start + length] += repeat if start else first
+    repeat[:, :overlap] *= ramp
+    out = np.zeros((music.shape[0], total + step + overlap), np.float32)
+    for start in range(0, total, step):
+        out[:, start : start + step + overlap] += repeat if start else first
     return out[:, :total]
+
+
+def loop_point(music: np.ndarray, overlap: int, search: int) -> int:
+    """Where the next repeat should start: among the last ``search`` samples' offsets, the one whose next
+    ``overlap`` samples are most like the music's first ones (normalized cross-correlation)."""
+    mono = music.mean(axis=0).astype(np.float64)
+    latest = len(mono) - overlap
+    region = mono[latest - search :]
+    head = mono[:overlap]
+    size = 1 << int(np.ceil(np.log2(len(region) + overlap)))
+    products = np.fft.irfft(np.fft.rfft(region, size) * np.conj(np.fft.rfft(head, size)), size)
+    energy = np.concatenate([[0.0], np.cumsum(region**2)])
+    windows = energy[overlap : search + overlap + 1] - energy[: search + 1]
+    score = products[: search + 1] / np.sqrt(np.maximum(windows, 1e-12))
+    return latest - search + int(np.argmax(score))
 
 
 def fade_envelope(total: int, rate: int) -> np.ndarray:

@@ -19,9 +19,11 @@ from reelmake.soundtrack import (
     FADE_IN_S,
     FADE_OUT_S,
     LOOP_CROSSFADE_S,
+    LOOP_SEARCH_S,
     duck_gain,
     fade_envelope,
     fit_music,
+    loop_point,
     master,
     music_bed,
 )
@@ -98,12 +100,24 @@ def test_short_music_loops_without_a_gap_and_long_music_is_cut() -> None:
     music = np.stack([tone(220, 1.5), tone(330, 1.5)])
     looped = fit_music(music, 5 * RATE, RATE)
     assert looped.shape == (2, 5 * RATE)
-    step = len(music[0]) - round(LOOP_CROSSFADE_S * RATE)
+    overlap = round(LOOP_CROSSFADE_S * RATE)
+    step = loop_point(music, overlap, round(LOOP_SEARCH_S * RATE))
+    assert len(music[0]) - overlap - round(LOOP_SEARCH_S * RATE) <= step <= len(music[0]) - overlap
     # The second repeat is the music again, past its crossfade.
     assert np.allclose(looped[:, step + RATE // 10 : step + RATE], music[:, RATE // 10 : RATE], atol=1e-6)
     windows = looped[0].reshape(-1, RATE // 100)  # 10 ms windows: never a silent one, seams included
     assert np.sqrt((windows**2).mean(axis=1)).min() > 0.25
     assert np.array_equal(fit_music(music, RATE, RATE), music[:, :RATE])
+
+
+def test_a_loop_continues_the_wave_instead_of_cancelling_it() -> None:
+    # 2.5 s of 55 Hz ends half a cycle out of phase with its start: spliced there, the crossfade would
+    # cancel the wave; the splice is moved to where the wave continues.
+    music = np.stack([tone(55, 2.5), tone(55, 2.5)])
+    looped = fit_music(music, 8 * RATE, RATE)[0]
+    windows = looped[RATE // 10 : -RATE // 10].reshape(-1, RATE // 50)[:-1]  # 20 ms: about one period
+    levels = 20 * np.log10(np.sqrt((windows**2).mean(axis=1)))
+    assert levels.max() - levels.min() < 1.0
 
 
 def test_fades_at_both_ends() -> None:
