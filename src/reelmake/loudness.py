@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 TARGET_LUFS = -14.0
@@ -27,17 +29,36 @@ def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     return shelf, highpass
 
 
+_K_CHUNK = 1 << 19  # long signals are K-weighted in pieces of this many samples (FFT size)...
+
+
 def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
     """Apply both stages in the frequency domain (numpy only: scipy.signal costs 1.5 s to import).
 
-    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds.
+    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds. A long
+    signal goes in pieces, each preceded by a second of what came before so the filters have settled (one
+    FFT of a whole video would be many times slower).
     """
-    size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
+    piece = _K_CHUNK - 2 * rate
+    if len(signal) <= piece:
+        size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
+        return np.fft.irfft(np.fft.rfft(signal, size) * _k_response(size, rate), size)[: len(signal)]
+    out = np.empty(len(signal))
+    for start in range(0, len(signal), piece):
+        lead = min(start, rate)
+        filtered = _k_filter(signal[start - lead : start + piece], rate)
+        out[start : start + piece] = filtered[lead:]
+    return out
+
+
+@functools.cache
+def _k_response(size: int, rate: int) -> np.ndarray:
+    """Both K-weighting stages' frequency response on the bins of an FFT of ``size``."""
     z = np.exp(-2j * np.pi * np.fft.rfftfreq(size))  # e^{-jw} on the FFT's bins
     response = np.ones_like(z)
     for b, a in _k_weighting(rate):
         response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    return np.fft.irfft(np.fft.rfft(signal, size) * response, size)[: len(signal)]
+    return response
 
 
 def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -106,38 +127,33 @@ def _interpolator_phases() -> np.ndarray:
     return np.asarray(phases)
 
 
-def peak_envelope(channels: np.ndarray, floor: float = 0.0) -> np.ndarray:
-    """Per sample, the largest magnitude of any channel at that sample or the 3 points after it (4x).
+_TP_FFT = 1 << 16  # the interpolators run as FFT convolutions over pieces of this size (overlap-save)
 
-    Only values above ``floor`` are needed (by the meter and the limiter), so the interpolation is done only
-    where the 24 samples around a point could make it exceed ``floor``: a few percent of a mix at -14 LUFS.
-    """
+
+def peak_envelope(channels: np.ndarray) -> np.ndarray:
+    """Per sample, the largest magnitude of any channel at that sample or the 3 points after it (4x)."""
     channels = np.atleast_2d(np.asarray(channels, dtype=np.float32))
     envelope = np.abs(channels).max(axis=0)
-    phases = _interpolator_phases()
-    span = 2 * _HALF_TAPS
-    if channels.shape[1] < span:
-        return envelope
-    # The largest magnitude in each point's 24-sample neighbourhood bounds what it can interpolate to.
-    padded = np.pad(envelope, (_HALF_TAPS - 1, _HALF_TAPS))
-    nearby = -sliding_min(-padded, span)
-    bound = np.abs(phases).sum(axis=1).max()
-    candidates = np.flatnonzero(nearby * bound > floor)
-    for chunk in np.array_split(candidates, max(1, len(candidates) // 200_000)):
-        if not chunk.size:
-            continue
-        for channel in np.pad(channels, ((0, 0), (_HALF_TAPS - 1, _HALF_TAPS))):
-            # Row i holds samples chunk[i] - 11 … chunk[i] + 12 of the channel.
-            windows = channel[chunk[:, None] + np.arange(span)]
-            between = np.abs(windows @ phases.T.astype(np.float32)).max(axis=1)
-            envelope[chunk] = np.maximum(envelope[chunk], between)
+    length = channels.shape[1]
+    taps = 2 * _HALF_TAPS
+    size = min(_TP_FFT, 1 << int(np.ceil(np.log2(length + taps))))
+    step = size - taps + 1  # outputs per piece that the circular convolution leaves exact
+    pieces = -(-length // step)
+    responses = np.conj(np.fft.rfft(_interpolator_phases(), size)).astype(np.complex64)
+    for channel in channels:
+        # Sample n's interpolations use samples n-11 … n+12: pad, then cut overlapping pieces.
+        padded = np.pad(channel, (_HALF_TAPS - 1, pieces * step - length + _HALF_TAPS + size))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, size)[::step][:pieces]
+        spectra = np.fft.rfft(windows, axis=1)
+        for response in responses:
+            between = np.fft.irfft(spectra * response, size, axis=1)[:, :step].ravel()[:length]
+            np.maximum(envelope, np.abs(between), out=envelope)
     return envelope
 
 
 def true_peak_db(channels: np.ndarray) -> float:
     """True peak in dBTP of a mono signal or a (channels, samples) array; -inf for silence."""
-    channels = np.atleast_2d(channels)
-    peak = float(peak_envelope(channels, floor=float(np.abs(channels).max(initial=0.0))).max(initial=0.0))
+    peak = float(peak_envelope(channels).max(initial=0.0))
     return 20 * np.log10(peak) if peak > 0 else float("-inf")
 
 
@@ -163,14 +179,14 @@ def limit_true_peak(channels: np.ndarray, rate: int, ceiling_db: float) -> np.nd
     ramp = max(1, round(LIMITER_RAMP_S * rate))
     hold = round(LIMITER_HOLD_S * rate)
     for _ in range(3):
-        need = np.minimum(1.0, ceiling / np.maximum(peak_envelope(limited, ceiling), 1e-12))
+        need = np.minimum(1.0, ceiling / np.maximum(peak_envelope(limited), 1e-12))
         if need.min() >= 1.0:
             return limited
         # held[n] = min(need[n - hold … n + ramp - 1]); gain[n] = mean(held[n - ramp + 1 … n]) ≤ need[n].
         held = sliding_min(np.concatenate([np.ones(hold), need, np.ones(ramp - 1)]), hold + ramp)
         sums = np.concatenate([[0.0], np.cumsum(np.concatenate([np.ones(ramp - 1), held]))])
         limited *= ((sums[ramp:] - sums[:-ramp]) / ramp)[: limited.shape[1]].astype(np.float32)
-    excess = float(peak_envelope(limited, ceiling).max()) / ceiling
+    excess = float(peak_envelope(limited).max()) / ceiling
     return limited / excess if excess > 1.0 else limited
 
 
