@@ -112,14 +112,12 @@ def inspect_asset(path: Path, *, shown_as: str) -> AssetInfo:
 
 def inspect_audio(path: Path, *, shown_as: str) -> AssetInfo:
     """Decode a whole sound file (so a damaged one is caught before rendering); its duration."""
-    from reelmake.audiofile import AudioFileError, audio_duration
+    from reelmake.audiofile import ADVICE, AudioFileError, audio_duration
 
     try:
         duration = audio_duration(path)
     except AudioFileError as error:
-        raise UserError(
-            f"'{shown_as}' {error}; use a sound file such as WAV, MP3, M4A, FLAC or Ogg."
-        ) from None
+        raise UserError(f"'{shown_as}' {error}; {ADVICE}") from None
     if duration > MAX_VIDEO_SECONDS:
         raise UserError(
             f"'{shown_as}' lasts {duration:.0f} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."

@@ -7,9 +7,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from reelmake.errors import UserError
 from reelmake.speech import SAMPLE_RATE
 
 LAYOUTS = {1: "mono", 2: "stereo"}
+ADVICE = "use a sound file such as WAV, MP3, M4A, FLAC or Ogg."
 
 
 class AudioFileError(Exception):
@@ -36,6 +38,14 @@ def decode_audio(path: Path, channels: int, rate: int = SAMPLE_RATE) -> np.ndarr
     if not pieces:
         raise AudioFileError("has an audio stream but no sound in it")
     return np.concatenate(pieces, axis=1).astype(np.float32)
+
+
+def load_sound(path: Path, channels: int, *, shown_as: str) -> np.ndarray:
+    """:func:`decode_audio` for a user's file: a failure is the user's to fix (UserError), not a crash."""
+    try:
+        return decode_audio(path, channels)
+    except AudioFileError as error:
+        raise UserError(f"'{shown_as}' {error}; {ADVICE}") from None
 
 
 def _frames(path: Path):  # type: ignore[no-untyped-def]

@@ -93,14 +93,15 @@ def render_scene_image(spec: str, out: str) -> None:
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings."""
     from reelmake import aac as aac_codec
-    from reelmake.audiofile import decode_audio
+    from reelmake.audiofile import decode_audio, load_sound
     from reelmake.loudness import TRUE_PEAK_MAX_DB, block_powers, normalize, true_peak_db
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, from_recording, narrate, write_wav
 
     data = _spec(spec)
     if "voice_file" in data:
         narration = from_recording(
-            _recording(data["voice_file"]["path"]), data["narration"], fps=data["fps"],
+            load_sound(Path(data["voice_file"]["path"]), 1, shown_as=data["voice_file"]["path"])[0],
+            data["narration"], fps=data["fps"],
             min_duration_s=data["min_duration_s"],
         )  # fmt: skip
     else:
@@ -128,16 +129,6 @@ def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     with atomic_output(timing) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False))
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
-
-
-def _recording(path: str) -> np.ndarray:
-    """A scene's recorded narration as mono samples at the narration's rate."""
-    from reelmake.audiofile import AudioFileError, decode_audio
-
-    try:
-        return decode_audio(Path(path), channels=1)[0]
-    except AudioFileError as error:
-        raise UserError(f"'{path}' {error}; use a sound file such as WAV, MP3, M4A, FLAC or Ogg.") from None
 
 
 def encode_scene_gop(spec: str, image: str, out: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from reelmake import aac
-from reelmake.audiofile import decode_audio
+from reelmake.audiofile import decode_audio, load_sound
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import (
@@ -168,9 +168,8 @@ def render(composition: dict[str, Any], out: Path, report: Path) -> dict[str, An
     """Mix, master and encode the soundtrack; write the measurements of the encoded file to ``report``."""
     music = composition["music"]
     voice = place_narration(composition)
-    mix = voice[None, :] + music_bed(
-        decode_audio(Path(music["path"]), channels=2), voice, SAMPLE_RATE, music["volume_db"]
-    )
+    sound = load_sound(Path(music["path"]), 2, shown_as=music["path"])
+    mix = voice[None, :] + music_bed(sound, voice, SAMPLE_RATE, music["volume_db"])
     ceiling = PEAK_LIMIT_DB
     with atomic_output(out) as tmp:
         for _ in range(2):

@@ -82,3 +82,12 @@ def test_a_recording_lasts_as_long_as_its_sound_and_its_sentences_share_it() -> 
 def test_a_recording_lasts_at_least_the_scene_duration() -> None:
     narration = from_recording(np.full(SAMPLE_RATE, 0.1, np.float32), "", fps=25, min_duration_s=4.0)
     assert narration.frames == 100 and narration.cues == ()
+
+
+def test_a_user_s_sound_file_that_fails_is_a_user_error(tmp_path: Path) -> None:
+    from reelmake.audiofile import load_sound
+
+    path = tmp_path / "theme.ogg"
+    path.write_bytes(b"OggS but not really" * 20)
+    with pytest.raises(UserError, match=r"^.assets/theme.ogg. cannot be decoded as audio .*; use a sound"):
+        load_sound(path, 2, shown_as="assets/theme.ogg")
