@@ -91,3 +91,27 @@ def test_a_user_s_sound_file_that_fails_is_a_user_error(tmp_path: Path) -> None:
     path.write_bytes(b"OggS but not really" * 20)
     with pytest.raises(UserError, match=r"^.assets/theme.ogg. cannot be decoded as audio .*; use a sound"):
         load_sound(path, 2, shown_as="assets/theme.ogg")
+
+
+def test_a_narration_the_encoder_pushes_over_minus_1_dbtp_is_lowered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from reelmake import jobs, loudness
+    from reelmake.speech import read_wav
+
+    make_sound(tmp_path / "voice.wav", 2.0, (440.0, 3000.0), lead_s=0.2, tail_s=0.2, channels=1)
+    spec = tmp_path / "spec.json"
+    voice = {"path": str(tmp_path / "voice.wav"), "sha256": "-"}
+    spec.write_text(json.dumps({"fps": 30, "min_duration_s": 0.0, "narration": "Hi.", "voice_file": voice}))
+    # A normalisation without the limiter's margin: peaks at full scale, over -1 dBTP once encoded.
+    monkeypatch.setattr(loudness, "normalize", lambda samples, rate: samples / np.abs(samples).max())
+    out = {name: tmp_path / name for name in ("narration.wav", "narration.m4a", "timing.json")}
+    jobs.render_narration(
+        str(spec), str(out["narration.wav"]), str(out["narration.m4a"]), str(out["timing.json"])
+    )
+    peak = json.loads(out["timing.json"].read_text())["true_peak_dbtp"]
+    assert -2.0 < peak <= -1.0  # lowered by what the encoder added, aiming at -1.2 dBTP
+    assert loudness.true_peak_db(decode_audio(out["narration.m4a"], 2)) == pytest.approx(peak, abs=1e-3)
+    assert np.abs(read_wav(out["narration.wav"])).max() < 10 ** (-1.0 / 20)  # the WAV was lowered too

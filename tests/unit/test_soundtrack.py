@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from helpers import make_sound
 
 from reelmake.loudness import (
     PEAK_LIMIT_DB,
@@ -177,3 +181,38 @@ def test_master_limits_a_mix_already_at_the_target() -> None:
     out = master(mix, RATE)
     assert true_peak_db(out) <= PEAK_LIMIT_DB + 1e-4
     assert stereo_lufs(out, RATE) == pytest.approx(TARGET_LUFS, abs=0.2)
+
+
+def test_a_soundtrack_the_encoder_pushes_over_minus_1_dbtp_is_mastered_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reelmake import aac, soundtrack
+    from reelmake.audiofile import decode_audio
+    from reelmake.plan import scene_folder
+    from reelmake.speech import write_wav
+
+    monkeypatch.chdir(tmp_path)
+    # Music with clicks well over the ceiling once at -14 LUFS: the limiter holds them at -1.5 dBTP.
+    make_sound(tmp_path / "music.wav", 3.0, (220.0, 330.0), amplitude=0.1)
+    clicks = np.zeros((2, 3 * RATE), np.float32)
+    clicks[:, :: RATE // 4] = 0.9
+    aac.encode(decode_audio(tmp_path / "music.wav", 2) + clicks, RATE, tmp_path / "music.m4a")
+    folder = scene_folder("0" * 16)
+    folder.mkdir(parents=True)
+    write_wav(np.zeros(3 * RATE, np.float32), folder / "narration.wav")
+    (folder / "timing.json").write_text(json.dumps({"frames": 90}))
+    music = {"path": "music.m4a", "sha256": "-", "volume_db": -10.0}
+    composition = {"fps": 30, "scenes": [{"hash": "0" * 16}], "music": music}
+    # An encoder that overshoots by 2.3 dB the first time: the track is mastered again, lower.
+    encode, calls = aac.encode, []
+
+    def overshooting(samples: np.ndarray, rate: int, out: Path) -> None:
+        calls.append(true_peak_db(samples))
+        encode(samples * (1.3 if len(calls) == 1 else 1.0), rate, out)
+
+    monkeypatch.setattr(aac, "encode", overshooting)
+    measured = soundtrack.render(composition, tmp_path / "track.m4a", tmp_path / "track.json")
+    assert len(calls) == 2 and calls[1] < calls[0] - 1.0
+    peak = true_peak_db(decode_audio(tmp_path / "track.m4a", 2))
+    assert peak <= -1.0 and measured["true_peak_dbtp"] == pytest.approx(peak, abs=0.01)
+    assert measured["loudness_lufs"] == pytest.approx(TARGET_LUFS, abs=1.0)
