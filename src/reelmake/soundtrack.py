@@ -3,8 +3,8 @@
 Music is not part of any scene (it spans them all), so it is mixed once for the whole video, after the
 scenes are rendered: each scene's narration WAV is laid at its exact first sample, the music is looped or
 cut to the video's length, faded in and out, and turned down under speech (ducking). The mix is brought to
--14 LUFS with a true-peak limiter (two passes: measure, gain and limit, measure again and correct), encoded
-to one AAC track, and the encoded file is measured again: a track that misses the targets is not written.
+-14 LUFS with a true-peak limiter (measure, gain and limit, measure again and correct), encoded to one AAC
+track, and the encoded file is measured again: a track that misses the targets is not written.
 """
 
 from __future__ import annotations
