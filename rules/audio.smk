@@ -1,6 +1,6 @@
 rule narration:
     input:
-        spec=scene_spec,
+        unpack(narration_inputs),
     output:
         wav="build/scenes/{hash}/narration.wav",
         aac="build/scenes/{hash}/narration.m4a",
@@ -21,4 +21,29 @@ rule narration:
             wav=output.wav,
             aac=output.aac,
             timing=output.timing,
+        )
+
+
+# Only a video with background music: its whole sound is mixed here, once, after the scenes' narration.
+rule soundtrack:
+    input:
+        unpack(soundtrack_inputs),
+    output:
+        track=str(PLAN.soundtrack_files[0]),
+        report=str(PLAN.soundtrack_files[1]),
+    log:
+        f"{LOGS}/soundtrack.log",
+    benchmark:
+        f"{OUT}/benchmarks/soundtrack.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    run:
+        jobs.run_job(
+            log[0],
+            jobs.mix_soundtrack,
+            composition=input.composition,
+            out=output.track,
+            report=output.report,
         )

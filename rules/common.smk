@@ -28,6 +28,15 @@ def scene_spec(wildcards):
     return str(spec_path(wildcards.hash))
 
 
+def narration_inputs(wildcards):
+    """The spec, and the recording of a scene narrated from a sound file."""
+    scene = PLAN.scene(wildcards.hash)
+    inputs = {"spec": str(spec_path(scene.hash))}
+    if "voice_file" in scene.spec:
+        inputs["recording"] = scene.spec["voice_file"]["path"]
+    return inputs
+
+
 def scene_clip_inputs(wildcards):
     """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay.
 
@@ -80,6 +89,35 @@ def transition_files():
         if t is not None
         for suffix in (".h264", ".json")
     ]
+
+
+def soundtrack_inputs(wildcards):
+    """Every scene's narration and timing, and the music (its settings are in the composition file)."""
+    return {
+        "composition": str(PLAN.composition_file),
+        "narrations": scene_files("narration.wav"),
+        "timings": scene_files("timing.json"),
+        "music": PLAN.music["path"],
+    }
+
+
+def compose_inputs(wildcards):
+    """The segments, and either the scenes' AAC windows (joined at packet level) or the mixed soundtrack.
+
+    Without music the join copies each scene's own AAC: an edit re-encodes no audio but its scene's.
+    """
+    inputs = {
+        "composition": str(PLAN.composition_file),
+        "clips": scene_files("clip.h264"),
+        "records": scene_files("clip.json"),
+        "timings": scene_files("timing.json"),
+        "transitions": transition_files(),
+    }
+    if PLAN.music:
+        inputs["soundtrack"] = [str(path) for path in PLAN.soundtrack_files]
+    else:
+        inputs["narrations"] = scene_files("narration.m4a")
+    return inputs
 
 
 def release_scheduler_timers():

@@ -1,11 +1,6 @@
 rule compose:
     input:
-        composition=str(PLAN.composition_file),
-        clips=scene_files("clip.h264"),
-        records=scene_files("clip.json"),
-        narrations=scene_files("narration.m4a"),
-        timings=scene_files("timing.json"),
-        transitions=transition_files(),
+        unpack(compose_inputs),
     output:
         video=f"{OUT}/final.mp4",
         srt=f"{OUT}/final.srt",
@@ -26,6 +21,8 @@ rule compose:
             log[0],
             jobs.compose_final,
             composition=input.composition,
+            # With music: the mixed track and its measurements (see compose_inputs).
+            soundtrack=input.get("soundtrack"),
             video=output.video,
             srt=output.srt,
             vtt=output.vtt,

@@ -48,3 +48,46 @@ def expected_picture(scene: Path, frame: int) -> Image.Image:
             layer = caption_layer(tuple(cue["lines"]), picture.width, picture.height)
             return Image.alpha_composite(picture.convert("RGBA"), layer).convert("RGB")
     return picture
+
+
+def make_sound(
+    path: Path,
+    seconds: float,
+    freqs: tuple[float, ...] = (440.0,),
+    *,
+    lead_s: float = 0.0,
+    tail_s: float = 0.0,
+    amplitude: float = 0.3,
+    rate: int = 44_100,
+    channels: int = 2,
+) -> Path:
+    """A test sound: silence, a chord of sines for ``seconds``, silence; WAV, or any format by extension."""
+    import numpy as np
+
+    t = np.arange(round(seconds * rate)) / rate
+    chord = sum(np.sin(2 * np.pi * f * t) for f in freqs) * amplitude / len(freqs)
+    mono = np.concatenate([np.zeros(round(lead_s * rate)), chord, np.zeros(round(tail_s * rate))])
+    pcm = (np.repeat(mono[:, None], channels, axis=1) * 32767).round().astype("<i2").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "s16le", "-ar", str(rate),
+         "-ac", str(channels), "-i", "pipe:0", str(path)],
+        input=pcm, check=True,
+    )  # fmt: skip
+    return path
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of a file's sound by ffmpeg's own meter, independent of ours."""
+    import re
+
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a",
+         "-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = result.stderr[result.stderr.rindex("Summary:") :]
+    loudness = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    assert loudness and peak, summary
+    return float(loudness.group(1)), float(peak.group(1))

@@ -45,12 +45,17 @@ def speech_window(samples: np.ndarray) -> Window:
 
 
 def encode(samples: np.ndarray, rate: int, out: Path) -> None:
-    """Encode mono float samples as stereo AAC in an .m4a, written atomically."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+    """Encode float samples as stereo AAC in an .m4a, written atomically.
+
+    ``samples`` is mono (played on both channels) or a (2, samples) stereo array.
+    """
+    channels = np.atleast_2d(samples)
+    pcm = (np.clip(channels.T, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()  # interleaved
+    upmix = ["-af", "pan=stereo|c0=c0|c1=c0"] if len(channels) == 1 else []
     with atomic_output(out) as tmp:
         run_ffmpeg(
-            ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-             "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "aac", "-b:a", BITRATE, "-f", "mp4", str(tmp)],
+            ["-f", "s16le", "-ar", str(rate), "-ac", str(len(channels)), "-i", "pipe:0", *upmix,
+             "-c:a", "aac", "-b:a", BITRATE, "-f", "mp4", str(tmp)],
             what=f"encoding {out}", stdin=pcm,
         )  # fmt: skip
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ MAX_VIDEO_SECONDS = 3600
 class AssetInfo:
     """What the pipeline needs to know about an asset file."""
 
-    kind: str  # "image" | "video"
+    kind: str  # "image" | "video" | "audio" (no width or height: 0)
     sha256: str
     width: int
     height: int
@@ -62,20 +63,29 @@ class AssetCache:
         self.dirty = False
 
     def inspect(self, path: Path, *, shown_as: str, max_bytes: int) -> AssetInfo:
+        """An image or video (a scene's visual)."""
+        return self._cached(path, str(path), inspect_asset, shown_as=shown_as, max_bytes=max_bytes)
+
+    def inspect_audio(self, path: Path, *, shown_as: str, max_bytes: int) -> AssetInfo:
+        """A sound file (music or recorded narration)."""
+        return self._cached(path, f"audio:{path}", inspect_audio, shown_as=shown_as, max_bytes=max_bytes)
+
+    def _cached(
+        self, path: Path, key: str, inspector: Callable[..., AssetInfo], *, shown_as: str, max_bytes: int
+    ) -> AssetInfo:
         stat = path.stat()
         if stat.st_size == 0:
-            raise UserError(f"'{shown_as}' is empty (0 bytes); replace it with a real image or video.")
+            raise UserError(f"'{shown_as}' is empty (0 bytes); replace it with a real file.")
         if stat.st_size > max_bytes:
             raise UserError(
                 f"'{shown_as}' is {stat.st_size / 1e6:,.0f} MB; the limit is {max_bytes / 1e6:,.0f} MB "
                 "(setting max_asset_mb)."
             )
-        key = str(path)
         stamp = [stat.st_size, stat.st_mtime_ns]
         entry = self.entries.get(key)
         if entry and entry["stamp"] == stamp:
             return AssetInfo(**entry["info"])
-        info = inspect_asset(path, shown_as=shown_as)
+        info = inspector(path, shown_as=shown_as)
         self.entries[key] = {"stamp": stamp, "info": asdict(info)}
         self.dirty = True
         return info
@@ -98,6 +108,21 @@ def inspect_asset(path: Path, *, shown_as: str) -> AssetInfo:
         f"'{shown_as}' is neither an image nor a video that can be read (corrupt, truncated, or not a "
         "media file); re-export it as JPEG, PNG or MP4."
     )
+
+
+def inspect_audio(path: Path, *, shown_as: str) -> AssetInfo:
+    """Decode a whole sound file (so a damaged one is caught before rendering); its duration."""
+    from reelmake.audiofile import ADVICE, AudioFileError, audio_duration
+
+    try:
+        duration = audio_duration(path)
+    except AudioFileError as error:
+        raise UserError(f"'{shown_as}' {error}; {ADVICE}") from None
+    if duration > MAX_VIDEO_SECONDS:
+        raise UserError(
+            f"'{shown_as}' lasts {duration:.0f} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."
+        )
+    return AssetInfo("audio", _sha256(path), 0, 0, duration)
 
 
 def _open_image(path: Path, shown_as: str) -> tuple[int, int] | None:

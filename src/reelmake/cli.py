@@ -78,8 +78,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{s['width']}x{s['height']} {s['fps']} fps"
     )
     for scene in plan.scenes:
-        asset = scene.spec.get("asset", {}).get("path", "")
-        print(f"  {scene.index:>3}  {scene.hash}  {scene.kind:<5}  {scene.title}  {asset}".rstrip())
+        paths = (scene.spec.get(key, {}).get("path") for key in ("asset", "voice_file"))
+        files = "  ".join(path for path in paths if path)
+        print(f"  {scene.index:>3}  {scene.hash}  {scene.kind:<5}  {scene.title}  {files}".rstrip())
+    if plan.music:
+        print(f"  music: {plan.music['path']} at {plan.music['volume_db']:g} dB")
     print("OK")
     return 0
 

@@ -1,7 +1,8 @@
 """The final join: nothing is encoded. Scene segments and audio are copied into one MP4, then checked.
 
 The scenes' raw H.264 segments are verified against their records and streamed to ffmpeg; their AAC
-windows are laid on the track's frame grid (reelmake.aac), so no scene's audio drifts from its video.
+windows are laid on the track's frame grid (reelmake.aac), so no scene's audio drifts from its video. A
+video with background music copies the soundtrack mixed for it instead (reelmake.soundtrack).
 """
 
 from __future__ import annotations
@@ -59,13 +60,22 @@ class Outputs:
 
 
 def compose(
-    composition: dict[str, Any], scenes: list[SceneMedia], *, outputs: Outputs, work: Path
+    composition: dict[str, Any],
+    scenes: list[SceneMedia],
+    *,
+    outputs: Outputs,
+    work: Path,
+    soundtrack: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
-    """Join the scenes into ``video`` (checked before it is moved into place), captions and manifest."""
+    """Join the scenes into ``video`` (checked before it is moved into place), captions and manifest.
+
+    ``soundtrack`` (a video with music): the mixed track and its measured loudness; without it the
+    scenes' own AAC windows are joined at packet level.
+    """
     started = time.monotonic()
     fps, width, height = composition["fps"], composition["width"], composition["height"]
     samples_per_frame = SAMPLE_RATE // fps
-    placed, captions, entries, blocks = [], [], [], []
+    placed, captions, entries, blocks, scene_peaks = [], [], [], [], []
     frame_cursor = 0
     for scene in scenes:
         timing = json.loads(scene.file("timing.json").read_text())
@@ -88,6 +98,7 @@ def compose(
                 Caption((frame_cursor + cue.start) / fps, (frame_cursor + cue.end) / fps, cue.lines)
             )
         blocks += timing["loudness_blocks"]
+        scene_peaks.append(timing["true_peak_dbtp"])
         frame_cursor += timing["frames"]
         entries.append(
             {"index": scene.index, "id": scene.id, "title": scene.title, "hash": scene.hash,
@@ -97,8 +108,21 @@ def compose(
     video = outputs.video
     chapters = [Chapter(e["start_s"], e["end_s"], e["title"]) for e in entries]
     work.mkdir(parents=True, exist_ok=True)
-    track = work / "narration.m4a"
-    aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+    if "music" in composition:
+        if soundtrack is None:
+            raise RenderError("this video has music, but its soundtrack was not given to the join")
+        track = soundtrack[0]  # mixed for the whole video, measured when it was encoded
+        audio = json.loads(soundtrack[1].read_text(encoding="utf-8"))
+    else:
+        track = work / "narration.m4a"
+        aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+        # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted); the track's
+        # true peak is its loudest scene's, as each window starts and ends in silence.
+        peaks = [p for p in scene_peaks if p is not None]
+        audio = {
+            "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
+            "true_peak_dbtp": round(max(peaks), 2) if peaks else None,
+        }
     metadata = work / "chapters.ffmeta"
     metadata.write_text(ffmetadata(chapters), encoding="utf-8")
     with atomic_output(video) as tmp:
@@ -133,8 +157,9 @@ def compose(
         "size_bytes": video.stat().st_size,
         "video_codec": report.video_codec,
         "audio_codec": report.audio_codec,
-        # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted).
-        "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
+        "loudness_lufs": audio["loudness_lufs"],
+        "true_peak_dbtp": audio["true_peak_dbtp"],
+        "music": composition.get("music"),
         "composition_s": round(time.monotonic() - started, 3),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenes": entries,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from reelmake.errors import UserError
@@ -95,26 +96,41 @@ def render_scene_image(spec: str, out: str) -> None:
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings."""
     from reelmake import aac as aac_codec
+    from reelmake.audiofile import decode_audio, load_sound
     from reelmake.captions import time_captions
-    from reelmake.loudness import block_powers, normalize
-    from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, narrate, write_wav
+    from reelmake.loudness import TRUE_PEAK_MAX_DB, block_powers, normalize, true_peak_db
+    from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, from_recording, narrate, write_wav
 
     data = _spec(spec)
-    speech = data.get("speech")
-    engine = engine_for(speech["voice"], speech["speed"]) if speech else None
-    narration = narrate(
-        data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"], engine=engine
-    )
+    if "voice_file" in data:
+        narration = from_recording(
+            load_sound(Path(data["voice_file"]["path"]), 1, shown_as=data["voice_file"]["path"])[0],
+            data["narration"], fps=data["fps"],
+            min_duration_s=data["min_duration_s"],
+        )  # fmt: skip
+    else:
+        speech = data.get("speech")
+        engine = engine_for(speech["voice"], speech["speed"]) if speech else None
+        narration = narrate(
+            data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"], engine=engine
+        )
     # Every scene is brought to the target loudness on its own, so the join needs no pass over the track.
     samples = normalize(narration.samples, SAMPLE_RATE)
-    write_wav(samples, Path(wav))
     window = aac_codec.encode_window(samples, SAMPLE_RATE, Path(aac))
+    # Measured on the encoded window (AAC adds overshoot): the joined track's true peak is the largest.
+    peak = true_peak_db(decode_audio(Path(aac), channels=2))
+    if peak > TRUE_PEAK_MAX_DB:  # the encoder overshot the limiter's margin: lower the scene by as much
+        samples = samples * np.float32(10 ** ((TRUE_PEAK_MAX_DB - 0.2 - peak) / 20))
+        window = aac_codec.encode_window(samples, SAMPLE_RATE, Path(aac))
+        peak = true_peak_db(decode_audio(Path(aac), channels=2))
+    write_wav(samples, Path(wav))
     record = {
         **cues_to_json(narration),
         "aac_window": {"start": window.start, "length": window.length},
         "loudness_blocks": [float(f"{p:.6g}") for p in block_powers(samples, SAMPLE_RATE)],
         # The cues on frames: the sidecar files and the burned-in captions are both made from these.
         "captions": [c.to_json() for c in time_captions(narration.cues, data["fps"], narration.frames)],
+        "true_peak_dbtp": round(peak, 3) if np.isfinite(peak) else None,
     }
     with atomic_output(timing) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False))
@@ -191,8 +207,20 @@ def render_transition(spec: str, before: str, after: str, after_record: str, out
     )
 
 
-def compose_final(composition: str, **outputs: str) -> None:
-    """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it."""
+def mix_soundtrack(composition: str, out: str, report: str) -> None:
+    """Narration and background music, mixed, ducked and mastered into one AAC track for the whole video."""
+    from reelmake.soundtrack import render
+
+    measured = render(json.loads(Path(composition).read_text(encoding="utf-8")), Path(out), Path(report))
+    log.info("%.2f LUFS, true peak %.2f dBTP", measured["loudness_lufs"], measured["true_peak_dbtp"])
+
+
+def compose_final(composition: str, soundtrack: list[str] | None = None, **outputs: str) -> None:
+    """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it.
+
+    ``soundtrack`` is a video with music's mixed track and its measurements; without music the scenes'
+    own AAC windows are joined.
+    """
     from reelmake.compose import Outputs, SceneMedia, compose
 
     plan = json.loads(Path(composition).read_text(encoding="utf-8"))
@@ -202,6 +230,7 @@ def compose_final(composition: str, **outputs: str) -> None:
         scenes,
         outputs=Outputs(**{k: Path(v) for k, v in outputs.items()}),
         work=Path(composition).parent / "compose",
+        soundtrack=(Path(soundtrack[0]), Path(soundtrack[1])) if soundtrack else None,
     )
     log.info(
         "%.2f s, %d bytes, composed in %.2f s",

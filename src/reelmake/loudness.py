@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 TARGET_LUFS = -14.0
-KNEE = 10 ** (-4.0 / 20)  # peaks above this are bent smoothly...
-PEAK_LIMIT = 10 ** (-1.5 / 20)  # ...never past -1.5 dBFS, room for AAC overshoot (true peak ≤ -1 dBTP)
+TRUE_PEAK_MAX_DB = -1.0  # what a published track must meet (dBTP)...
+PEAK_LIMIT_DB = -1.5  # ...so the limiter aims lower: AAC encoding adds a little overshoot
 
 
 def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -27,17 +29,36 @@ def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     return shelf, highpass
 
 
+_K_CHUNK = 1 << 19  # long signals are K-weighted in pieces of this many samples (FFT size)...
+
+
 def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
     """Apply both stages in the frequency domain (numpy only: scipy.signal costs 1.5 s to import).
 
-    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds.
+    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds. A long
+    signal goes in pieces, each preceded by a second of what came before so the filters have settled (one
+    FFT of a whole video would be many times slower).
     """
-    size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
+    piece = _K_CHUNK - 2 * rate
+    if len(signal) <= piece:
+        size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
+        return np.fft.irfft(np.fft.rfft(signal, size) * _k_response(size, rate), size)[: len(signal)]
+    out = np.empty(len(signal))
+    for start in range(0, len(signal), piece):
+        lead = min(start, rate)
+        filtered = _k_filter(signal[start - lead : start + piece], rate)
+        out[start : start + piece] = filtered[lead:]
+    return out
+
+
+@functools.cache
+def _k_response(size: int, rate: int) -> np.ndarray:
+    """Both K-weighting stages' frequency response on the bins of an FFT of ``size``."""
     z = np.exp(-2j * np.pi * np.fft.rfftfreq(size))  # e^{-jw} on the FFT's bins
     response = np.ones_like(z)
     for b, a in _k_weighting(rate):
         response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    return np.fft.irfft(np.fft.rfft(signal, size) * response, size)[: len(signal)]
+    return response
 
 
 def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -75,15 +96,105 @@ def lufs_of_blocks(power: np.ndarray) -> float:
 
 
 def normalize(samples: np.ndarray, rate: int, target_lufs: float = TARGET_LUFS) -> np.ndarray:
-    """Scale to ``target_lufs``, then softly limit the few peaks above the knee."""
+    """Scale to ``target_lufs``; the few peaks above PEAK_LIMIT_DB (true peak) are limited smoothly."""
     measured = integrated_lufs(samples, rate)
     if not np.isfinite(measured):
         return samples
     scaled = samples * 10 ** ((target_lufs - measured) / 20)
-    over = np.abs(scaled) > KNEE
-    if over.any():
-        # A smooth knee instead of hard clipping: tanh keeps the shape of the loudest syllables.
-        room = PEAK_LIMIT - KNEE
-        excess = np.abs(scaled[over]) - KNEE
-        scaled[over] = np.sign(scaled[over]) * (KNEE + room * np.tanh(excess / room))
-    return scaled.astype(np.float32)
+    return limit_true_peak(scaled, rate, PEAK_LIMIT_DB)[0]
+
+
+# True peak (BS.1770-4 Annex 2): the signal's peak between samples, found by 4x oversampling.
+OVERSAMPLING = 4
+_HALF_TAPS = 12  # each phase of the interpolator spans 24 input samples
+_KAISER_BETA = 6.0
+LIMITER_RAMP_S = 0.005  # the limiter's gain ramps down (looking ahead) and back up over this long...
+LIMITER_HOLD_S = 0.05  # ...after holding the reduction this long, so one peak is one smooth dip
+
+
+def _interpolator_phases() -> np.ndarray:
+    """Windowed-sinc taps for the three in-between phases of 4x oversampling, shape (3, 24).
+
+    Phase p estimates the signal at ``n + p/4`` from samples ``n-11 … n+12``; each is scaled to unity DC gain.
+    """
+    k = np.arange(-_HALF_TAPS + 1, _HALF_TAPS + 1)
+    phases = []
+    for p in range(1, OVERSAMPLING):
+        t = k - p / OVERSAMPLING
+        window = np.i0(_KAISER_BETA * np.sqrt(1 - (t / (_HALF_TAPS + 1)) ** 2)) / np.i0(_KAISER_BETA)
+        taps = np.sinc(t) * window
+        phases.append(taps / taps.sum())
+    return np.asarray(phases)
+
+
+_TP_FFT = 1 << 16  # the interpolators run as FFT convolutions over pieces of this size (overlap-save)
+
+
+def peak_envelope(channels: np.ndarray) -> np.ndarray:
+    """Per sample, the largest magnitude of any channel at that sample or the 3 points after it (4x)."""
+    channels = np.atleast_2d(np.asarray(channels, dtype=np.float32))
+    envelope = np.abs(channels).max(axis=0)
+    length = channels.shape[1]
+    taps = 2 * _HALF_TAPS
+    size = min(_TP_FFT, 1 << int(np.ceil(np.log2(length + taps))))
+    step = size - taps + 1  # outputs per piece that the circular convolution leaves exact
+    pieces = -(-length // step)
+    responses = np.conj(np.fft.rfft(_interpolator_phases(), size)).astype(np.complex64)
+    for channel in channels:
+        # Sample n's interpolations use samples n-11 … n+12: pad, then cut overlapping pieces.
+        padded = np.pad(channel, (_HALF_TAPS - 1, pieces * step - length + _HALF_TAPS + size))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, size)[::step][:pieces]
+        spectra = np.fft.rfft(windows, axis=1)
+        for response in responses:
+            between = np.fft.irfft(spectra * response, size, axis=1)[:, :step].ravel()[:length]
+            np.maximum(envelope, np.abs(between), out=envelope)
+    return envelope
+
+
+def true_peak_db(channels: np.ndarray) -> float:
+    """True peak in dBTP of a mono signal or a (channels, samples) array; -inf for silence."""
+    peak = float(peak_envelope(channels).max(initial=0.0))
+    return 20 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+def stereo_lufs(channels: np.ndarray, rate: int) -> float:
+    """Integrated loudness of a (channels, samples) array: BS.1770 sums the channels' power."""
+    powers = [block_powers(channel, rate) for channel in channels]
+    if not powers or not len(powers[0]):
+        return float("-inf")
+    # lufs_of_blocks counts one signal as dual mono (+3 dB): the channels' mean power gives their sum.
+    return lufs_of_blocks(np.mean(powers, axis=0))
+
+
+def limit_true_peak(channels: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
+    """A look-ahead limiter: the (channels, samples) signal's true peak never exceeds ``ceiling_db``.
+
+    The gain each sample needs is held (minimum over the hold and ramp) and averaged over the ramp, which
+    keeps it at or below what every peak needs while moving smoothly (no clicks, and none of the distortion
+    of clipping). Interpolated points also depend on their neighbours' gains, so a point can still be over
+    by a hair: a second and third pass take that off locally, and a last check scales what is left.
+    """
+    ceiling = 10 ** (ceiling_db / 20)
+    limited = np.atleast_2d(np.asarray(channels, dtype=np.float32)).copy()
+    ramp = max(1, round(LIMITER_RAMP_S * rate))
+    hold = round(LIMITER_HOLD_S * rate)
+    for _ in range(3):
+        need = np.minimum(1.0, ceiling / np.maximum(peak_envelope(limited), 1e-12))
+        if need.min() >= 1.0:
+            return limited
+        # held[n] = min(need[n - hold … n + ramp - 1]); gain[n] = mean(held[n - ramp + 1 … n]) ≤ need[n].
+        held = sliding_min(np.concatenate([np.ones(hold), need, np.ones(ramp - 1)]), hold + ramp)
+        sums = np.concatenate([[0.0], np.cumsum(np.concatenate([np.ones(ramp - 1), held]))])
+        limited *= ((sums[ramp:] - sums[:-ramp]) / ramp)[: limited.shape[1]].astype(np.float32)
+    excess = float(peak_envelope(limited).max()) / ceiling
+    return limited / excess if excess > 1.0 else limited
+
+
+def sliding_min(values: np.ndarray, width: int) -> np.ndarray:
+    """``out[n] = min(values[n : n + width])`` for every full window (van Herk / Gil-Werman, numpy only)."""
+    count = len(values) - width + 1
+    blocks = -(-len(values) // width)
+    padded = np.concatenate([values, np.full(blocks * width - len(values), np.inf)]).reshape(blocks, width)
+    prefix = np.minimum.accumulate(padded, axis=1).ravel()
+    suffix = np.minimum.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(suffix[:count], prefix[width - 1 : width - 1 + count])

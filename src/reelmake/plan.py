@@ -29,6 +29,7 @@ from reelmake.textio import load_yaml, read_user_text
 RENDERER_MODULES = (
     "aac",
     "assets",
+    "audiofile",
     "bitstream",
     "captions",
     "clips",
@@ -45,6 +46,7 @@ CONFIG_NAME = "config.yaml"
 PREVIEW = BUILD / "preview"  # a preview's final outputs; its scenes have their own hashes
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
 PREVIEW_SHORT_SIDE = 360  # 640x360 for landscape: a ninth of the pixels of 1080p
+MIN_MUSIC_S = 1.0  # shorter music would loop as a buzz
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Plan:
     scenes: tuple[ScenePlan, ...]
     # The transition into each scene (None for a cut), in scene order.
     transitions: tuple[TransitionPlan | None, ...]
+    music: dict[str, Any] | None = None  # path, sha256, volume_db: shapes the soundtrack, never a scene
 
     @property
     def output_dir(self) -> Path:
@@ -103,6 +106,11 @@ class Plan:
     def composition_file(self) -> Path:
         """The join's input; a preview has its own, so a preview never makes the full render re-join."""
         return self.output_dir / "composition.json"
+
+    @property
+    def soundtrack_files(self) -> tuple[Path, Path]:
+        """A video with music: its mixed sound (AAC) and that sound's measured loudness and true peak."""
+        return self.output_dir / "soundtrack.m4a", self.output_dir / "soundtrack.json"
 
     def scene(self, scene_hash: str) -> ScenePlan:
         for scene in self.scenes:
@@ -117,8 +125,8 @@ class Plan:
         raise KeyError(transition_hash)
 
     def composition(self) -> dict[str, Any]:
-        """What the final join needs: the order of scenes and the output format."""
-        return {
+        """What the final join needs: the order of scenes, the output format and the music, if any."""
+        composition = {
             "title": self.title,
             "width": self.settings["width"],
             "height": self.settings["height"],
@@ -129,6 +137,9 @@ class Plan:
                 for s, t in zip(self.scenes, self.transitions, strict=True)
             ],
         }
+        if self.music:
+            composition["music"] = self.music
+        return composition
 
 
 def renderer_version() -> str:
@@ -159,9 +170,15 @@ def transition_file(transition_hash: str, suffix: str) -> Path:
     return BUILD / "transitions" / f"{transition_hash}{suffix}"
 
 
-def load_settings(project: Path, script: Script, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """config.yaml, then the front matter, then command-line overrides; validated, defaults filled."""
+def load_settings(
+    project: Path, script: Script, overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """config.yaml, then the front matter, then command-line overrides; validated, defaults filled.
+
+    Also returns where each given setting came from, for error messages about its value.
+    """
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     config_file = project / CONFIG_NAME
     layers: list[tuple[str, Any]] = []
     if config_file.is_file():
@@ -178,6 +195,7 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
         for _, message in schema_errors(layer, "config"):
             raise UserError(message, file=shown_as)
         merged.update(layer)
+        origins.update(dict.fromkeys(layer, shown_as))
     settings = with_defaults(merged, "config")
     if settings["captions"] is False:  # `captions: off` in YAML is the boolean false
         settings["captions"] = "off"
@@ -186,7 +204,7 @@ def load_settings(project: Path, script: Script, overrides: dict[str, Any] | Non
     settings.setdefault("height", height)
     if settings["preview"]:
         settings["width"], settings["height"] = preview_size(settings["width"], settings["height"])
-    return settings
+    return settings, origins
 
 
 def _command_line_values(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +230,9 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     project = project.resolve()
     script_path = find_script(project)
     script = load_script(script_path)
-    settings = load_settings(project, script, overrides)
+    settings, origins = load_settings(project, script, overrides)
     cache = AssetCache(project / BUILD / "cache" / "assets.json")
+    max_bytes = int(settings["max_asset_mb"] * 1_000_000)
     common = {
         "renderer": renderer_version(),
         "width": settings["width"],
@@ -231,15 +250,26 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     for scene in script.scenes:
         where = f"{scene.index} '{scene.title}'"
         spec: dict[str, Any] = {**common, "title": scene.title, "narration": scene.narration}
-        if scene.narration:
+        voice_file = scene.options.get("voice_file")
+        if voice_file:
+            # A recording replaces the TTS voice; its narration text, if any, becomes its captions.
+            try:
+                voice = cache.inspect_audio(
+                    resolve_asset(project, voice_file, shown_as=script.source),
+                    shown_as=voice_file,
+                    max_bytes=max_bytes,
+                )
+            except UserError as exc:
+                raise UserError(exc.detail, file=script.source, scene=where, line=scene.line) from None
+            spec["voice_file"] = {"path": voice_file, "sha256": voice.sha256}
+        elif scene.narration:
             spec["speech"] = speech
+        spoken = bool(scene.narration or voice_file)
         min_duration = scene.options.get("duration")
         if scene.visual:
             try:
                 asset_path = resolve_asset(project, scene.visual, shown_as=script.source)
-                info = cache.inspect(
-                    asset_path, shown_as=scene.visual, max_bytes=int(settings["max_asset_mb"] * 1_000_000)
-                )
+                info = cache.inspect(asset_path, shown_as=scene.visual, max_bytes=max_bytes)
             except UserError as exc:
                 raise UserError(exc.detail, file=script.source, scene=where, line=scene.line) from None
             spec["kind"] = info.kind
@@ -250,13 +280,13 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 "width": info.width,
                 "height": info.height,
             }
-            if info.kind == "video" and min_duration is None and not scene.narration:
+            if info.kind == "video" and min_duration is None and not spoken:
                 min_duration = info.duration_s
             if scene.narration and settings["captions"] == "burn":
                 spec["captions"] = "burn"
         else:
             spec["kind"] = "slide"  # a slide shows its narration as body text: no captions burned on it
-        if min_duration is None and not scene.narration:
+        if min_duration is None and not spoken:
             min_duration = settings["default_duration"]
         spec["min_duration_s"] = float(min_duration or 0.0)
         shown_text = scene.title + (scene.narration if spec["kind"] == "slide" or "captions" in spec else "")
@@ -271,7 +301,8 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
             )
         scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec))
     transitions = _plan_transitions(script, settings, scenes)
-    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions)
+    music = _music(project, settings, origins, cache, max_bytes)
+    plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions, music)
     if write:
         cache.save()
         for item in [*plan.scenes, *filter(None, plan.transitions)]:
@@ -301,6 +332,28 @@ def _plan_transitions(
         }
         out.append(TransitionPlan(_hash(spec), before.hash, after.hash, spec))
     return tuple(out)
+
+
+def _music(
+    project: Path, settings: dict[str, Any], origins: dict[str, str], cache: AssetCache, max_bytes: int
+) -> dict[str, Any] | None:
+    """The background music's file, checksum and volume, checked like an asset; None without music."""
+    ref = settings.get("music")
+    if not ref:
+        return None
+    shown_as = origins["music"]
+    try:
+        path = resolve_asset(project, ref, shown_as=shown_as)
+        info = cache.inspect_audio(path, shown_as=ref, max_bytes=max_bytes)
+    except UserError as exc:
+        raise UserError(f"setting music: {exc.detail}", file=shown_as) from None
+    if (info.duration_s or 0.0) < MIN_MUSIC_S:
+        raise UserError(
+            f"setting music: '{ref}' lasts {info.duration_s:.2f} s; use music of at least "
+            f"{MIN_MUSIC_S:.0f} s (it is looped to the video's length).",
+            file=shown_as,
+        )
+    return {"path": ref, "sha256": info.sha256, "volume_db": float(settings["music_volume"])}
 
 
 def collect_garbage(project: Path) -> tuple[int, int]:

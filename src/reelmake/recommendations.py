@@ -10,7 +10,7 @@ from typing import Any
 import av
 import numpy as np
 
-from reelmake.loudness import block_powers, lufs_of_blocks
+from reelmake.loudness import stereo_lufs, true_peak_db
 from reelmake.probe import MediaReport
 
 BT709 = 1  # the value of AVCOL_PRI_BT709, AVCOL_TRC_BT709 and AVCOL_SPC_BT709 alike
@@ -30,8 +30,10 @@ def platform_checks(path: Path, report: MediaReport) -> list[dict[str, Any]]:
         if container.streams.video:
             checks += _video_checks(container, report)
         if container.streams.audio:
-            lufs = _loudness(container)
+            channels, rate = _sound(container)
+            lufs, peak = stereo_lufs(channels, rate), true_peak_db(channels)
             checks.append(_check("loudness", "-14 LUFS ±1", f"{lufs:.1f} LUFS", abs(lufs + 14) <= 1))
+            checks.append(_check("true peak", "≤ -1 dBTP", f"{peak:.1f} dBTP", peak <= -1.0))
     return checks
 
 
@@ -55,15 +57,12 @@ def _video_checks(container: av.container.InputContainer, report: MediaReport) -
     ]
 
 
-def _loudness(container: av.container.InputContainer) -> float:
-    """Integrated loudness of every channel together (BS.1770 sums the channels' power)."""
+def _sound(container: av.container.InputContainer) -> tuple[np.ndarray, int]:
+    """The first audio stream, decoded: (channels, samples) and the sample rate."""
     container.seek(0)
     frames = [f.to_ndarray() for f in container.decode(audio=0)]
     rate = container.streams.audio[0].codec_context.sample_rate
-    channels = np.concatenate(frames, axis=1) if frames else np.zeros((1, 0))
-    powers = [block_powers(channel, rate) for channel in channels]
-    # lufs_of_blocks counts one signal as dual mono (+3 dB): the channels' mean power gives their sum.
-    return lufs_of_blocks(np.mean(powers, axis=0)) if powers and len(powers[0]) else float("-inf")
+    return (np.concatenate(frames, axis=1) if frames else np.zeros((1, 0), np.float32)), rate
 
 
 def _check(name: str, recommended: str, actual: object, ok: bool) -> dict[str, Any]:

@@ -117,12 +117,37 @@ def narrate(text: str, *, fps: int, min_duration_s: float, engine: SpeechEngine 
             cues.append(Cue(cursor / SAMPLE_RATE, (cursor + len(audio)) / SAMPLE_RATE, sentence))
             cursor += len(audio)
             cursor = _silence(pieces, GAP_S if i < len(sentences) - 1 else TAIL_S, cursor)
-    samples_per_frame = SAMPLE_RATE // fps
-    needed = max(cursor, math.ceil(round(min_duration_s * SAMPLE_RATE, 6)), samples_per_frame)
-    frames = math.ceil(needed / samples_per_frame)
     samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    return _fill_frames(samples, fps, min_duration_s, tuple(cues))
+
+
+def from_recording(samples: np.ndarray, text: str, *, fps: int, min_duration_s: float) -> Narration:
+    """A recorded narration (mono, SAMPLE_RATE) as it is, its text's sentences as cues.
+
+    There is no sentence timing in a recording: the sentences share its audible part (from the first to
+    the last sample above the silence level) in proportion to their length.
+    """
+    sentences = split_sentences(text)
+    loud = np.flatnonzero(np.abs(samples) > 10 ** (SILENCE_DB / 20))
+    cues: list[Cue] = []
+    if sentences and loud.size:
+        start, end = int(loud[0]), int(loud[-1]) + 1
+        total = sum(len(sentence) for sentence in sentences)
+        cursor = float(start)
+        for sentence in sentences:
+            share = (end - start) * len(sentence) / total
+            cues.append(Cue(cursor / SAMPLE_RATE, (cursor + share) / SAMPLE_RATE, sentence))
+            cursor += share
+    return _fill_frames(samples.astype(np.float32), fps, min_duration_s, tuple(cues))
+
+
+def _fill_frames(samples: np.ndarray, fps: int, min_duration_s: float, cues: tuple[Cue, ...]) -> Narration:
+    """Pad with silence to a whole number of frames, and to at least ``min_duration_s`` (one frame)."""
+    samples_per_frame = SAMPLE_RATE // fps
+    needed = max(len(samples), math.ceil(round(min_duration_s * SAMPLE_RATE, 6)), samples_per_frame)
+    frames = math.ceil(needed / samples_per_frame)
     samples = np.pad(samples, (0, frames * samples_per_frame - len(samples)))
-    return Narration(samples.astype(np.float32), frames, tuple(cues))
+    return Narration(samples.astype(np.float32), frames, cues)
 
 
 def write_wav(samples: np.ndarray, path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import make_image
+from helpers import make_image, make_sound
 
 from reelmake.errors import UserError
 from reelmake.plan import plan_project, spec_path
@@ -168,3 +168,50 @@ def test_a_burned_caption_needs_characters_the_fonts_have(project: Path) -> None
     with pytest.raises(UserError, match="U\\+1F3AC"):
         plan_project(project)
     assert plan_project(project, {"captions": "sidecar"}).scenes[1].burned_cues == 0
+
+
+def test_music_is_in_the_composition_and_in_no_scene_hash(project: Path) -> None:
+    make_sound(project / "assets" / "music.mp3", 2.0, (110.0, 165.0))
+    make_sound(project / "assets" / "other.wav", 3.0, (220.0,))
+    before = hashes(project)
+    plan = plan_project(project, {"music": "assets/music.mp3", "music_volume": -6}, write=True)
+    assert [s.hash for s in plan.scenes] == before
+    music = plan.composition()["music"]
+    assert (music["path"], music["volume_db"]) == ("assets/music.mp3", -6.0)
+    assert len(music["sha256"]) == 64
+    assert '"music"' in (project / plan.composition_file).read_text()
+    other = plan_project(project, {"music": "assets/other.wav"}).composition()["music"]
+    assert other["sha256"] != music["sha256"] and other["volume_db"] == -10.0  # the default
+    assert "music" not in plan_project(project).composition()
+
+
+def test_a_recorded_narration_replaces_the_voice_and_its_bytes_are_in_the_hash(project: Path) -> None:
+    voice = make_sound(project / "assets" / "voice.wav", 1.0, (300.0,))
+    script = BASE.replace("Third scene.", "<!-- voice_file: assets/voice.wav -->\nThird scene.")
+    (project / "script.md").write_text(script)
+    plan = plan_project(project)
+    spec = plan.scenes[2].spec
+    assert "speech" not in spec and spec["voice_file"]["path"] == "assets/voice.wav"
+    assert spec["min_duration_s"] == 0.0  # the recording sets the length
+    before = [s.hash for s in plan.scenes]
+    make_sound(voice, 1.0, (310.0,))
+    after = hashes(project)
+    assert [b == a for b, a in zip(before, after, strict=True)] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("assets/none.mp3", "config.yaml: setting music: 'assets/none.mp3' does not exist"),
+        ("../music.wav", "config.yaml: setting music: '../music.wav' points outside the project"),
+        ("assets/photo.png", "config.yaml: setting music: 'assets/photo.png' has no audio stream"),
+        ("assets/blip.wav", "config.yaml: setting music: 'assets/blip.wav' lasts 0.50 s; use music of at"),
+    ],
+)
+def test_bad_music_is_refused_with_the_setting_named(project: Path, setting: str, expected: str) -> None:
+    make_sound(project / "assets" / "blip.wav", 0.5)
+    make_sound(project.parent / "music.wav", 2.0)
+    (project / "config.yaml").write_text(yaml.safe_dump({"width": 320, "height": 180, "music": setting}))
+    with pytest.raises(UserError) as error:
+        plan_project(project)
+    assert str(error.value).startswith(expected), str(error.value)

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from helpers import expected_picture, make_image, make_video
+from helpers import ebur128, expected_picture, make_image, make_video
 from PIL import Image
 from scipy.signal import correlate
 
@@ -220,3 +220,14 @@ def test_poster_is_a_720p_frame_of_the_first_scene(built: Path) -> None:
     first = manifest(built)["scenes"][0]["hash"]
     still = Image.open(built / "build" / "scenes" / first / "image.png").convert("RGB").resize((1280, 720))
     assert np.abs(np.asarray(poster, np.int16) - np.asarray(still, np.int16)).mean() < 8
+
+
+def test_narration_only_track_meets_loudness_and_true_peak(built: Path) -> None:
+    # ffmpeg's own EBU R128 meter, on the published file: -14 LUFS ±1, true peak at most -1 dBTP.
+    loudness, peak = ebur128(built / "build" / "final.mp4")
+    assert -15 <= loudness <= -13
+    assert peak <= -1.0
+    data = manifest(built)
+    assert data["true_peak_dbtp"] <= -1.0 and data["music"] is None
+    assert data["true_peak_dbtp"] == pytest.approx(peak, abs=0.3)
+    assert data["loudness_lufs"] == pytest.approx(loudness, abs=0.5)
