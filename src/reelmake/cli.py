@@ -1,9 +1,11 @@
-"""The `reelmake` command: new, check, render, probe."""
+"""The `reelmake` command: new, check, render, gc, probe, serve."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import shutil
 import sys
 from importlib.resources import files
@@ -47,6 +49,17 @@ def main(argv: list[str] | None = None) -> int:
         "--decode", choices=["full", "none"], default="full", help="decode every frame (default)"
     )
     probe.set_defaults(run=cmd_probe)
+
+    serve = commands.add_parser("serve", help="the studio: upload, render and watch in a browser")
+    serve.add_argument("--data", type=Path, default=Path("reelmake-data"), help="default: ./reelmake-data")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (others need a token)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="renders at once (default 1)")
+    serve.add_argument("--token", default=os.environ.get("REELMAKE_TOKEN"), help="or REELMAKE_TOKEN")
+    serve.add_argument("--max-upload-mb", type=float, default=2000, help="one upload's limit (default 2000)")
+    serve.add_argument("--max-archive-files", type=int, default=1000, help="files in one archive")
+    serve.add_argument("--gc-every", help="not available yet")
+    serve.set_defaults(run=cmd_serve)
 
     args = parser.parse_args(argv)
     try:
@@ -112,6 +125,34 @@ def cmd_probe(args: argparse.Namespace) -> int:
     report = probe(args.file, decode=args.decode)
     print(json.dumps({**report.to_dict(), "platform": platform_checks(args.file, report)}, indent=2))
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from reelmake.service.app import ServiceSettings, create_app
+    from reelmake.service.projects import Limits
+
+    if args.gc_every:
+        raise UserError("--gc-every is not available yet; run `reelmake gc PROJECT` on a project folder.")
+    if not args.token and not _is_loopback(args.host):
+        raise UserError(f"binding {args.host} needs a token: pass --token or set REELMAKE_TOKEN.")
+    if args.workers < 1:
+        raise UserError("--workers must be 1 or more.")
+    limits = Limits(int(args.max_upload_mb * 1_000_000), args.max_archive_files)
+    app = create_app(ServiceSettings(args.data.resolve(), args.workers, args.token or None, limits))
+    print(f"reelmake studio on http://{args.host}:{args.port}/ ; data in {args.data.resolve()}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ class WorkflowEvents(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
-        self.jobs: dict[int, tuple[str, str | None, str | None]] = {}  # jobid -> (rule, scene hash, benchmark)
+        self.jobs: dict[
+            int, tuple[str, str | None, str | None]
+        ] = {}  # jobid -> (rule, scene hash, benchmark)
         self.last_finished: tuple[str, str | None] = ("", None)
 
     def emit(self, record: logging.LogRecord) -> None:

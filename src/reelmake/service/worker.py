@@ -49,7 +49,14 @@ class JsonEvents(WorkflowEvents):
     def job_finished(self, rule: str, scene: str | None, *, done: int, total: int) -> None:
         fraction = done / total if total else 1.0
         self.send(
-            {"type": "progress", "done": done, "total": total, "fraction": fraction, "stage": rule, "scene": scene}
+            {
+                "type": "progress",
+                "done": done,
+                "total": total,
+                "fraction": fraction,
+                "stage": rule,
+                "scene": scene,
+            }
         )
 
     def job_failed(self, rule: str, scene: str | None) -> None:
