@@ -97,7 +97,9 @@ def test_editing_one_scene_re_renders_only_that_scene(server: Server, rendered: 
     project = rendered["project"]
     edited = small_script("![Photo](assets/photo.png)", "Hello again.")
     with server.client() as client:
-        response = client.put(f"/api/projects/{project['id']}/script", files={"script": ("script.md", edited)})
+        response = client.put(
+            f"/api/projects/{project['id']}/script", files={"script": ("script.md", edited)}
+        )
         statuses = [s["status"] for s in response.json()["scenes"]]
     assert statuses == ["done", "pending"]  # done: rendered by the latest job
     job, events = render(server, project["id"])

@@ -81,7 +81,11 @@ def test_upload_by_archive_in_a_top_folder(server: Server, image: bytes, kind: s
     ("script", "assets", "expected"),
     [
         (small_script("![x](assets/missing.png)"), {}, "assets/missing.png' does not exist"),
-        (small_script("![x](assets/fake.png)"), {"fake.png": b"this is text"}, "neither an image nor a video"),
+        (
+            small_script("![x](assets/fake.png)"),
+            {"fake.png": b"this is text"},
+            "neither an image nor a video",
+        ),
         (small_script("![x](../outside.png)"), {}, "points outside the project folder"),
         (SMALL_BAD_FPS := "---\nfps: 31\n---\n## A\nText.\n", {}, "fps"),
         (small_script("Title ☃ ok", "🙂"), {}, "cannot show these characters"),
@@ -153,11 +157,13 @@ def test_editing_the_script_is_checked_before_it_replaces_the_old_one(server: Se
         folder = server.data / "projects" / project["id"]
         old = (folder / "script.md").read_text()
         refused = client.put(
-            f"/api/projects/{project['id']}/script", files={"script": ("script.md", b"## A\n![x](assets/no.png)\n")}
+            f"/api/projects/{project['id']}/script",
+            files={"script": ("script.md", b"## A\n![x](assets/no.png)\n")},
         )
         assert refused.status_code == 422 and (folder / "script.md").read_text() == old
         edited = client.put(
-            f"/api/projects/{project['id']}/script", files={"script": ("script.md", small_script("One.", "2").encode())}
+            f"/api/projects/{project['id']}/script",
+            files={"script": ("script.md", small_script("One.", "2").encode())},
         )
     assert edited.status_code == 200
     assert [s["hash"] for s in edited.json()["scenes"]][0] == project["scenes"][0]["hash"]
