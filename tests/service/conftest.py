@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import connect
-
 from helpers import make_image
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect
 
 # Silent scenes (no voice to load) of one second at 320x180: a render takes a few seconds.
 SMALL = "---\ntitle: Small\nwidth: 320\nheight: 180\n---\n"
@@ -52,12 +52,13 @@ class Server:
         """Every message of the job's WebSocket until the server closes it."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         messages = []
-        with connect(f"ws://127.0.0.1:{self.port}/api/jobs/{job_id}/events", additional_headers=headers,
-                     open_timeout=30, **kwargs) as ws:  # fmt: skip
-            with contextlib.suppress(Exception):
+        url = f"ws://127.0.0.1:{self.port}/api/jobs/{job_id}/events"
+        with connect(url, additional_headers=headers, open_timeout=30, **kwargs) as ws:
+            try:
                 while True:
                     messages.append(json.loads(ws.recv(timeout=180)))
-        return messages
+            except ConnectionClosedOK:  # the server closes after the final message
+                return messages
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:

@@ -1,4 +1,4 @@
-"""The page in real Chromium (Debian's package, driven by Playwright): upload, live progress, play, download."""
+"""The page in real Chromium (Debian's, driven by Playwright): upload, live progress, play, download."""
 
 from __future__ import annotations
 

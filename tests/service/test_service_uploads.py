@@ -166,8 +166,8 @@ def test_editing_the_script_is_checked_before_it_replaces_the_old_one(server: Se
             files={"script": ("script.md", small_script("One.", "2").encode())},
         )
     assert edited.status_code == 200
-    assert [s["hash"] for s in edited.json()["scenes"]][0] == project["scenes"][0]["hash"]
-    assert [s["hash"] for s in edited.json()["scenes"]][1] != project["scenes"][1]["hash"]
+    old_hashes, new_hashes = ([s["hash"] for s in p["scenes"]] for p in (project, edited.json()))
+    assert new_hashes[0] == old_hashes[0] and new_hashes[1] != old_hashes[1]
 
 
 def test_unknown_ids_are_404(server: Server) -> None:
