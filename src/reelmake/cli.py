@@ -39,8 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     render.set_defaults(run=cmd_render)
 
-    gc = commands.add_parser("gc", help="delete rendered scenes the script no longer uses")
-    gc.add_argument("path", type=Path, nargs="?", default=Path("."))
+    gc = commands.add_parser("gc", help="show (then with --yes delete) rendered files no longer needed")
+    gc.add_argument("path", type=Path, nargs="?", default=Path("."), help="a project folder")
+    gc.add_argument("--data", type=Path, help="a `reelmake serve` data folder instead of one project")
+    gc.add_argument("--keep", type=int, help="with --data: keep the N newest renders of each project")
+    gc.add_argument("--older-than", type=float, metavar="DAYS", help="with --data: delete older renders")
+    gc.add_argument("--yes", action="store_true", help="delete (without it, only show what would go)")
     gc.set_defaults(run=cmd_gc)
 
     probe = commands.add_parser("probe", help="print the validation report of an MP4 as JSON")
@@ -111,10 +115,36 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from reelmake.plan import collect_garbage
+    from reelmake.plan import folder_bytes, unused_scenes
+    from reelmake.service.gc import Removal, data_removals
 
-    removed, freed = collect_garbage(args.path)
-    print(f"removed {removed} unused scene(s), {freed / 1e6:.1f} MB freed")
+    skipped: list[str] = []
+    if args.data:
+        if args.keep is not None and args.keep < 0:
+            raise UserError("--keep must be 0 or more.")
+        removals, skipped = data_removals(args.data, keep=args.keep, older_than_days=args.older_than)
+        root = args.data.resolve()
+    else:
+        if args.keep is not None or args.older_than is not None:
+            raise UserError(
+                "--keep and --older-than apply to renders of a studio data folder: add --data DIR."
+            )
+        root = args.path.resolve()
+        removals = [
+            Removal(root, folder, folder_bytes(folder), "the script no longer uses it")
+            for folder in unused_scenes(root)
+        ]
+    for note in skipped:
+        print(f"skipped {note}")
+    for removal in removals:
+        print(f"{removal.size / 1e6:10.1f} MB  {removal.folder.relative_to(root)}  ({removal.why})")
+        if args.yes:
+            removal.remove()
+    total = sum(removal.size for removal in removals) / 1e6
+    if args.yes:
+        print(f"removed {len(removals)} folder(s), {total:.1f} MB freed")
+    else:
+        print(f"would remove {len(removals)} folder(s), {total:.1f} MB; run again with --yes to delete")
     return 0
 
 

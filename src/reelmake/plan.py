@@ -221,25 +221,24 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     return plan
 
 
-def collect_garbage(project: Path) -> tuple[int, int]:
-    """Delete scene folders and spec files that neither the full render nor the preview uses.
-
-    Returns (scenes removed, bytes freed).
-    """
+def unused_scenes(project: Path, keep: set[str] | frozenset[str] = frozenset()) -> list[Path]:
+    """Scene folders that neither the full render, nor the preview, nor the hashes in ``keep`` use."""
     project = project.resolve()
     plans = [plan_project(project, {"preview": preview}) for preview in (False, True)]
-    keep = {scene.hash for plan in plans for scene in plan.scenes}
-    removed = freed = 0
-    for folder in sorted((project / BUILD / "scenes").glob("*")):
-        if folder.name in keep:
-            continue
-        for file in folder.iterdir():
-            freed += file.stat().st_size
-            file.unlink()
-        folder.rmdir()
-        (project / spec_path(folder.name)).unlink(missing_ok=True)
-        removed += 1
-    return removed, freed
+    used = {scene.hash for plan in plans for scene in plan.scenes} | set(keep)
+    return [folder for folder in sorted((project / BUILD / "scenes").glob("*")) if folder.name not in used]
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(file.stat().st_size for file in folder.rglob("*") if file.is_file())
+
+
+def remove_scene(project: Path, folder: Path) -> None:
+    """Delete one scene's folder and its spec file."""
+    for file in folder.iterdir():
+        file.unlink()
+    folder.rmdir()
+    (project / spec_path(folder.name)).unlink(missing_ok=True)
 
 
 def _dump(data: Any) -> bytes:

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Server, small_script
+
+from service.support import Server, small_script
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 

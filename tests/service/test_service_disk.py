@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import small_script
 
 from reelmake.service import runner as runner_module
 from reelmake.service.projects import Limits, ProjectStore, Upload
 from reelmake.service.runner import Runner
 from reelmake.service.store import SqliteJobStore
+from service.support import small_script
 
 
 def test_too_little_free_space_fails_the_job_before_snakemake_starts(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server, small_script, start_server, upload
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from service.support import Server, small_script, start_server, upload
 
 # Long enough to act on mid-render: five scenes of two seconds.
 LONGER = small_script(*[f"<!-- duration: 2 -->\nSlide {i}." for i in range(5)])

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server, render, small_script, upload
 
 from reelmake.probe import probe
+from service.support import Server, render, small_script, upload
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,34 @@ def test_errors_carry_no_server_paths(server: Server) -> None:
         project = upload(client, small_script("A slide.")).json()
         response = client.put(f"/api/projects/{project['id']}/script", files={"script": ("notes.txt", b"x")})
     assert response.status_code == 422 and str(Path(server.data)) not in response.text
+
+
+def test_gc_keeps_what_renders_need_and_frees_the_rest(server: Server, image: bytes) -> None:
+    """Three renders of one project; gc --keep 1 deletes two renders and the scenes only they used."""
+    from reelmake.cli import main
+
+    with server.client() as client:
+        project_id = upload(
+            client, small_script("![Photo](assets/photo.png)", "First."), {"photo.png": image}
+        ).json()["id"]
+        jobs = [render(server, project_id)[0]]
+        for text in ("Second.", "Third."):
+            client.put(
+                f"/api/projects/{project_id}/script", files={"script": ("script.md", small_script(text))}
+            )
+            jobs.append(render(server, project_id)[0])
+    folder = server.data / "projects" / project_id
+    scenes_before = {p.name for p in (folder / "build" / "scenes").iterdir()}
+    assert main(["gc", "--data", str(server.data), "--keep", "1"]) == 0  # dry run
+    assert len(list((folder / "renders").iterdir())) == 3
+    assert main(["gc", "--data", str(server.data), "--keep", "1", "--yes"]) == 0
+    assert [p.name for p in (folder / "renders").iterdir()] == [jobs[-1]["job_id"]]
+    with server.client() as client:
+        detail = client.get(f"/api/projects/{project_id}").json()
+        assert client.get(jobs[-1]["video_url"]).status_code == 200
+        assert client.get(jobs[0]["video_url"]).status_code == 404
+    current = {s["hash"] for s in detail["scenes"]}
+    assert {p.name for p in (folder / "build" / "scenes").iterdir()} == current < scenes_before
+    # What is left renders nothing again.
+    job, events = render(server, project_id)
+    assert job["state"] == "succeeded" and not [e for e in events if e.get("stage") == "scene_clip"]

@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import Server, small_script, upload
+
+from service.support import Server, small_script, upload
 
 
 def stored(server: Server) -> list[Path]:
