@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--token", default=os.environ.get("REELMAKE_TOKEN"), help="or REELMAKE_TOKEN")
     serve.add_argument("--max-upload-mb", type=float, default=2000, help="one upload's limit (default 2000)")
     serve.add_argument("--max-archive-files", type=int, default=1000, help="files in one archive")
-    serve.add_argument("--gc-every", help="not available yet")
+    serve.add_argument("--gc-every", type=float, metavar="HOURS", help="run `reelmake gc --data` this often")
+    serve.add_argument("--gc-keep", type=int, metavar="N", help="its --keep (default: keep every render)")
+    serve.add_argument("--gc-older-than", type=float, metavar="DAYS", help="its --older-than")
     serve.set_defaults(run=cmd_serve)
 
     args = parser.parse_args(argv)
@@ -163,14 +165,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from reelmake.service.app import ServiceSettings, create_app
     from reelmake.service.projects import Limits
 
-    if args.gc_every:
-        raise UserError("--gc-every is not available yet; run `reelmake gc PROJECT` on a project folder.")
+    if args.gc_every is not None and args.gc_every <= 0:
+        raise UserError("--gc-every must be a positive number of hours.")
     if not args.token and not _is_loopback(args.host):
         raise UserError(f"binding {args.host} needs a token: pass --token or set REELMAKE_TOKEN.")
     if args.workers < 1:
         raise UserError("--workers must be 1 or more.")
     limits = Limits(int(args.max_upload_mb * 1_000_000), args.max_archive_files)
-    app = create_app(ServiceSettings(args.data.resolve(), args.workers, args.token or None, limits))
+    settings = ServiceSettings(
+        args.data.resolve(),
+        args.workers,
+        args.token or None,
+        limits,
+        args.gc_every,
+        args.gc_keep,
+        args.gc_older_than,
+    )
+    app = create_app(settings)
     print(f"reelmake studio on http://{args.host}:{args.port}/ ; data in {args.data.resolve()}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

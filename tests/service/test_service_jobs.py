@@ -144,3 +144,26 @@ def test_a_public_address_needs_a_token() -> None:
     )  # fmt: skip
     assert result.returncode == 1 and "needs a token" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_server_collects_garbage_on_a_schedule(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--gc-every", "0.0005", "--gc-keep", "1")  # every 1.8 s
+    try:
+        with server.client() as client:
+            project_id = upload(client, small_script("First.")).json()["id"]
+            first = client.post(f"/api/projects/{project_id}/renders").json()
+            assert server.events(first["job_id"])[-1]["type"] == "succeeded"
+            client.put(
+                f"/api/projects/{project_id}/script", files={"script": ("script.md", small_script("2."))}
+            )
+            second = client.post(f"/api/projects/{project_id}/renders").json()
+            assert server.events(second["job_id"])[-1]["type"] == "succeeded"
+            renders = server.data / "projects" / project_id / "renders"
+            deadline = time.monotonic() + 30
+            while len(list(renders.iterdir())) > 1 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert [p.name for p in renders.iterdir()] == [second["job_id"]]
+            assert client.get(client.get(first["status_url"]).json()["video_url"]).status_code == 404
+            assert client.get(client.get(second["status_url"]).json()["video_url"]).status_code == 200
+    finally:
+        server.stop()

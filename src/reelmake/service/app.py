@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import re
@@ -35,6 +36,9 @@ class ServiceSettings:
     workers: int = 1
     token: str | None = None
     limits: Limits = field(default_factory=Limits)
+    gc_every_hours: float | None = None  # `reelmake gc --data` on this schedule, with this policy:
+    gc_keep: int | None = None
+    gc_older_than_days: float | None = None
 
 
 class TokenAuth:
@@ -97,7 +101,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runner.start()
+        if settings.gc_every_hours:
+            collector = asyncio.create_task(
+                runner.collect_garbage_every(
+                    settings.gc_every_hours,
+                    keep=settings.gc_keep,
+                    older_than_days=settings.gc_older_than_days,
+                )
+            )
         yield
+        if settings.gc_every_hours:
+            collector.cancel()
         await runner.stop()
 
     app = FastAPI(title="reelmake studio", version=__version__, lifespan=lifespan)

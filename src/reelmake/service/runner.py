@@ -51,6 +51,9 @@ class Runner:
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.running: dict[str, Job] = {}  # the one in-memory record of each running job
         self.tasks: list[asyncio.Task[None]] = []
+        self.may_start = asyncio.Event()  # cleared while gc runs: no render starts meanwhile
+        self.may_start.set()
+        self.active = 0  # renders between leaving the queue and finishing
 
     async def start(self) -> None:
         for job in self.jobs.in_states(("running",)):
@@ -125,6 +128,9 @@ class Runner:
             job = self.jobs.get(job_id)
             if job is None or job.state not in ("queued", "interrupted"):
                 continue  # cancelled while it waited
+            while not self.may_start.is_set():
+                await self.may_start.wait()
+            self.active += 1  # no await since the check: gc sees this render
             try:
                 await self._run(job)
             except Exception as error:  # never let one render stop the queue
@@ -135,6 +141,30 @@ class Runner:
                 )
                 self.jobs.save(job)
                 self._publish(job.job_id, {"type": "failed", "error": job.error})
+            finally:
+                self.active -= 1
+
+    async def collect_garbage_every(
+        self, hours: float, *, keep: int | None, older_than_days: float | None
+    ) -> None:
+        """`reelmake gc --data` on a schedule, run while no render runs (renders wait for it)."""
+        from reelmake.service.gc import data_removals
+
+        while True:
+            await asyncio.sleep(hours * 3600)
+            self.may_start.clear()
+            try:
+                while self.active:
+                    await asyncio.sleep(0.5)
+                removals, _ = await asyncio.to_thread(
+                    data_removals, self.projects.root.parent, keep=keep, older_than_days=older_than_days
+                )
+                for removal in removals:
+                    await asyncio.to_thread(removal.remove)
+            except Exception as error:  # a failed collection must not stop renders or later collections
+                print(f"reelmake serve: gc failed: {error}", file=sys.stderr)
+            finally:
+                self.may_start.set()
 
     async def _run(self, job: Job) -> None:
         project = self.projects.folder(job.project_id)
