@@ -88,8 +88,11 @@ def start_server(data: Path, *args: str, token: str | None = None) -> Server:
     raise AssertionError("the server did not start")
 
 
-def upload(client: httpx.Client, script: str, assets: dict[str, bytes] | None = None) -> httpx.Response:
-    files = [("script", ("script.md", script.encode()))]
+def upload(
+    client: httpx.Client, script: str | bytes, assets: dict[str, bytes] | None = None
+) -> httpx.Response:
+    content = script.encode() if isinstance(script, str) else script
+    files = [("script", ("script.md", content))]
     files += [("assets", (name, content)) for name, content in (assets or {}).items()]
     return client.post("/api/projects", files=files)
 

@@ -91,11 +91,24 @@ def test_upload_by_archive_in_a_top_folder(server: Server, image: bytes, kind: s
         (SMALL_BAD_FPS := "---\nfps: 31\n---\n## A\nText.\n", {}, "fps"),
         (small_script("Title ☃ ok", "🙂"), {}, "cannot show these characters"),
         ("## A\n<!-- duration: soon -->\n", {}, "duration"),
+        (b"\xff\xfe## A\n", {}, "is not UTF-8 text"),
+        ("Just notes, no heading.\n", {}, "has no scenes"),
+        ("---\ntitle: [oops\n---\n## A\n", {}, "is not valid YAML"),
     ],
-    ids=["missing-asset", "not-an-image", "outside", "bad-setting", "emoji", "bad-option"],
+    ids=[
+        "missing-asset",
+        "not-an-image",
+        "outside",
+        "bad-setting",
+        "emoji",
+        "bad-option",
+        "not-utf8",
+        "no-scenes",
+        "broken-yaml",
+    ],
 )
 def test_bad_scripts_and_assets_are_422_and_keep_nothing(
-    server: Server, script: str, assets: dict[str, bytes], expected: str
+    server: Server, script: str | bytes, assets: dict[str, bytes], expected: str
 ) -> None:
     before = stored(server)
     with server.client() as client:
