@@ -134,6 +134,8 @@ def test_the_page_keeps_the_token_from_the_link_in_a_cookie(guarded: Server) -> 
         health = browser.get("/api/health")
     assert page.status_code == 200 and "reelmake studio" in page.text
     assert health.status_code == 200
+    with httpx.Client(base_url=guarded.url) as stranger:
+        assert stranger.get("/api/health?token=s3cret").status_code == 401  # only the page reads ?token=
 
 
 def test_a_public_address_needs_a_token() -> None:

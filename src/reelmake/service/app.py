@@ -58,7 +58,9 @@ class TokenAuth:
         offered = [
             request.headers.get("authorization", "").removeprefix("Bearer "),
             request.cookies.get(TOKEN_COOKIE, ""),
-            request.query_params.get("token", ""),
+            # Only the page takes the token from its address (once: it becomes the cookie); elsewhere a
+            # token in a URL would end up in logs and histories.
+            request.query_params.get("token", "") if scope["path"] == "/" else "",
         ]
         if any(hmac.compare_digest(o.encode(), self.token.encode()) for o in offered if o):
             return await self.app(scope, receive, send)
