@@ -1,9 +1,11 @@
-"""The `reelmake` command: new, check, render, probe."""
+"""The `reelmake` command: new, check, render, gc, probe, serve."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import shutil
 import sys
 from importlib.resources import files
@@ -37,8 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     render.set_defaults(run=cmd_render)
 
-    gc = commands.add_parser("gc", help="delete rendered scenes and transitions the script no longer uses")
-    gc.add_argument("path", type=Path, nargs="?", default=Path("."))
+    gc = commands.add_parser("gc", help="show (then with --yes delete) rendered files no longer needed")
+    gc.add_argument("path", type=Path, nargs="?", default=Path("."), help="a project folder")
+    gc.add_argument("--data", type=Path, help="a `reelmake serve` data folder instead of one project")
+    gc.add_argument("--keep", type=int, help="with --data: keep the N newest renders of each project")
+    gc.add_argument("--older-than", type=float, metavar="DAYS", help="with --data: delete older renders")
+    gc.add_argument("--yes", action="store_true", help="delete (without it, only show what would go)")
     gc.set_defaults(run=cmd_gc)
 
     probe = commands.add_parser("probe", help="print the validation report of an MP4 as JSON")
@@ -47,6 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         "--decode", choices=["full", "none"], default="full", help="decode every frame (default)"
     )
     probe.set_defaults(run=cmd_probe)
+
+    serve = commands.add_parser("serve", help="the studio: upload, render and watch in a browser")
+    serve.add_argument("--data", type=Path, default=Path("reelmake-data"), help="default: ./reelmake-data")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (others need a token)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="renders at once (default 1)")
+    serve.add_argument("--token", default=os.environ.get("REELMAKE_TOKEN"), help="or REELMAKE_TOKEN")
+    serve.add_argument("--max-upload-mb", type=float, default=2000, help="one upload's limit (default 2000)")
+    serve.add_argument("--max-archive-files", type=int, default=1000, help="files in one archive")
+    serve.add_argument("--gc-every", type=float, metavar="HOURS", help="run `reelmake gc --data` this often")
+    serve.add_argument("--gc-keep", type=int, metavar="N", help="its --keep (default: keep every render)")
+    serve.add_argument("--gc-older-than", type=float, metavar="DAYS", help="its --older-than")
+    serve.set_defaults(run=cmd_serve)
 
     args = parser.parse_args(argv)
     try:
@@ -101,10 +120,36 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from reelmake.plan import collect_garbage
+    from reelmake.plan import output_bytes, unused_outputs
+    from reelmake.service.gc import Removal, data_removals
 
-    removed, freed = collect_garbage(args.path)
-    print(f"removed {removed} unused scene(s) and transition(s), {freed / 1e6:.1f} MB freed")
+    skipped: list[str] = []
+    if args.data:
+        if args.keep is not None and args.keep < 0:
+            raise UserError("--keep must be 0 or more.")
+        removals, skipped = data_removals(args.data, keep=args.keep, older_than_days=args.older_than)
+        root = args.data.resolve()
+    else:
+        if args.keep is not None or args.older_than is not None:
+            raise UserError(
+                "--keep and --older-than apply to renders of a studio data folder: add --data DIR."
+            )
+        root = args.path.resolve()
+        removals = [
+            Removal(root, output, output_bytes(output), "the script no longer uses it")
+            for output in unused_outputs(root)
+        ]
+    for note in skipped:
+        print(f"skipped {note}")
+    for removal in removals:
+        print(f"{removal.size / 1e6:10.1f} MB  {removal.folder.relative_to(root)}  ({removal.why})")
+        if args.yes:
+            removal.remove()
+    total = sum(removal.size for removal in removals) / 1e6
+    if args.yes:
+        print(f"removed {len(removals)} item(s), {total:.1f} MB freed")
+    else:
+        print(f"would remove {len(removals)} item(s), {total:.1f} MB; run again with --yes to delete")
     return 0
 
 
@@ -115,6 +160,43 @@ def cmd_probe(args: argparse.Namespace) -> int:
     report = probe(args.file, decode=args.decode)
     print(json.dumps({**report.to_dict(), "platform": platform_checks(args.file, report)}, indent=2))
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from reelmake.service.app import ServiceSettings, create_app
+    from reelmake.service.projects import Limits
+
+    if args.gc_every is not None and args.gc_every <= 0:
+        raise UserError("--gc-every must be a positive number of hours.")
+    if not args.token and not _is_loopback(args.host):
+        raise UserError(f"binding {args.host} needs a token: pass --token or set REELMAKE_TOKEN.")
+    if args.workers < 1:
+        raise UserError("--workers must be 1 or more.")
+    limits = Limits(int(args.max_upload_mb * 1_000_000), args.max_archive_files)
+    settings = ServiceSettings(
+        args.data.resolve(),
+        args.workers,
+        args.token or None,
+        limits,
+        args.gc_every,
+        args.gc_keep,
+        args.gc_older_than,
+    )
+    app = create_app(settings)
+    print(f"reelmake studio on http://{args.host}:{args.port}/ ; data in {args.data.resolve()}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":

@@ -356,35 +356,40 @@ def _music(
     return {"path": ref, "sha256": info.sha256, "volume_db": float(settings["music_volume"])}
 
 
-def collect_garbage(project: Path) -> tuple[int, int]:
-    """Delete scene folders, transitions and spec files that neither the full render nor the preview uses.
+def unused_outputs(project: Path, keep: set[str] | frozenset[str] = frozenset()) -> list[Path]:
+    """Scene folders and fade segments that neither the full render, nor the preview, nor ``keep`` use.
 
-    Returns (scenes and transitions removed, bytes freed).
+    ``keep`` holds more scene hashes to keep (e.g. those of a studio render kept by its policy).
     """
     project = project.resolve()
     plans = [plan_project(project, {"preview": preview}) for preview in (False, True)]
-    keep = {scene.hash for plan in plans for scene in plan.scenes}
-    kept_transitions = {t.hash for plan in plans for t in plan.transitions if t is not None}
-    removed = freed = 0
-    for segment in sorted((project / BUILD / "transitions").glob("*.h264")):
-        if segment.stem in kept_transitions:
-            continue
-        for file in (segment, segment.with_suffix(".json")):
-            if file.exists():
-                freed += file.stat().st_size
-                file.unlink()
-        (project / spec_path(segment.stem)).unlink(missing_ok=True)
-        removed += 1
-    for folder in sorted((project / BUILD / "scenes").glob("*")):
-        if folder.name in keep:
-            continue
-        for file in folder.iterdir():
-            freed += file.stat().st_size
-            file.unlink()
-        folder.rmdir()
-        (project / spec_path(folder.name)).unlink(missing_ok=True)
-        removed += 1
-    return removed, freed
+    scenes = {scene.hash for plan in plans for scene in plan.scenes} | set(keep)
+    fades = {t.hash for plan in plans for t in plan.transitions if t is not None}
+    return [
+        *(f for f in sorted((project / BUILD / "scenes").glob("*")) if f.name not in scenes),
+        *(s for s in sorted((project / BUILD / "transitions").glob("*.h264")) if s.stem not in fades),
+    ]
+
+
+def _output_files(output: Path) -> list[Path]:
+    """The files of a scene folder, or a fade segment and its record."""
+    if output.is_dir():
+        return [file for file in output.rglob("*") if file.is_file()]
+    return [file for file in (output, output.with_suffix(".json")) if file.exists()]
+
+
+def output_bytes(output: Path) -> int:
+    return sum(file.stat().st_size for file in _output_files(output))
+
+
+def remove_output(project: Path, output: Path) -> None:
+    """Delete one scene folder or fade segment (with its record), and its spec file."""
+    for file in _output_files(output):
+        file.unlink()
+    if output.is_dir():
+        output.rmdir()
+    name = output.name if output.is_dir() else output.stem
+    (project / spec_path(name)).unlink(missing_ok=True)
 
 
 def _dump(data: Any) -> bytes:

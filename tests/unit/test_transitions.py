@@ -12,7 +12,7 @@ from PIL import Image
 
 from reelmake.bitstream import annexb_units, idr_frames, last_gop, parameter_sets, split_frames
 from reelmake.clips import assemble_still_clip, encode_gop
-from reelmake.plan import collect_garbage, plan_project, spec_path, transition_file
+from reelmake.plan import plan_project, remove_output, spec_path, transition_file, unused_outputs
 from reelmake.transitions import fade_weights, render_fade, segment_length
 
 SCRIPT = """## One
@@ -78,10 +78,12 @@ def test_gc_removes_transitions_no_longer_used(project: Path) -> None:
             (project / transition_file(transition.hash, suffix)).write_bytes(b"x")
     (project / "script.md").write_text(SCRIPT.replace("transition_duration: 1", "transition_duration: 2"))
     plan_project(project, write=True)
-    removed, _ = collect_garbage(project)
-    assert removed == 1
+    unused = unused_outputs(project)
+    assert [p.name for p in unused] == [f"{plan.transitions[2].hash}.h264"]
+    remove_output(project, unused[0])
     left = sorted(p.stem for p in (project / "build" / "transitions").glob("*.h264"))
     assert left == [plan.transitions[1].hash]
+    assert not (project / spec_path(plan.transitions[2].hash)).exists()
 
 
 def test_weights_rise_smoothly_to_exactly_one() -> None:

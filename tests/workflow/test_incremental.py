@@ -144,7 +144,9 @@ def test_gc_removes_only_scenes_the_script_no_longer_uses(project: Project) -> N
     project.snakemake()
     current = {s["hash"] for s in project.manifest()["scenes"]}
     assert len(list((project.path / "build" / "scenes").iterdir())) == 4
-    assert main(["gc", str(project.path)]) == 0
+    assert main(["gc", str(project.path)]) == 0  # a dry run: it only shows what it would delete
+    assert len(list((project.path / "build" / "scenes").iterdir())) == 4
+    assert main(["gc", "--yes", str(project.path)]) == 0
     assert {p.name for p in (project.path / "build" / "scenes").iterdir()} == current
     assert {p.stem for p in (project.path / "build" / "specs").iterdir()} == current
     assert len(old - current) == 1

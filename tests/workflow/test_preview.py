@@ -32,5 +32,5 @@ def test_preview_renders_small_beside_the_full_render(new_project: Callable[...,
     # The same preview through Snakemake's config flag: already built. gc keeps both renders' scenes.
     assert "Nothing to be done" in project.snakemake("-n", "--config", "preview=true").stdout
     scenes = set(project.scene_files())
-    assert main(["gc", str(project.path)]) == 0
+    assert main(["gc", "--yes", str(project.path)]) == 0
     assert set(project.scene_files()) == scenes

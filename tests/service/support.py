@@ -1,0 +1,106 @@
+"""Helpers of the service tests: a real `reelmake serve` on a free loopback port, small scripts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.exceptions import ConnectionClosedOK
+from websockets.sync.client import connect
+
+# Silent scenes (no voice to load) of one second at 320x180: a render takes a few seconds.
+SMALL = "---\ntitle: Small\nwidth: 320\nheight: 180\n---\n"
+
+
+def small_script(*scenes: str) -> str:
+    """A script with one `## heading` per given scene body; scenes are 1 s unless they say otherwise."""
+    body = "".join(f"## Scene {i}\n<!-- duration: 1 -->\n{text}\n\n" for i, text in enumerate(scenes, 1))
+    return SMALL + body
+
+
+@dataclass
+class Server:
+    """One `reelmake serve` process and an HTTP client for it."""
+
+    data: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    token: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def events(self, job_id: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every message of the job's WebSocket until the server closes it."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        messages = []
+        url = f"ws://127.0.0.1:{self.port}/api/jobs/{job_id}/events"
+        with connect(url, additional_headers=headers, open_timeout=30, **kwargs) as ws:
+            try:
+                while True:
+                    messages.append(json.loads(ws.recv(timeout=180)))
+            except ConnectionClosedOK:  # the server closes after the final message
+                return messages
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data: Path, *args: str, token: str | None = None) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "reelmake.cli", "serve", "--data", str(data), "--port", str(port), *args]
+    if token:
+        command += ["--token", token]
+    log = (data.parent / f"server-{port}.log").open("wb")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = Server(data, port, process, token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (data.parent / f"server-{port}.log").read_text()
+        with contextlib.suppress(httpx.TransportError), server.client() as client:
+            if client.get("/api/health").status_code == 200:
+                return server
+        time.sleep(0.2)
+    raise AssertionError("the server did not start")
+
+
+def upload(
+    client: httpx.Client, script: str | bytes, assets: dict[str, bytes] | None = None
+) -> httpx.Response:
+    content = script.encode() if isinstance(script, str) else script
+    files = [("script", ("script.md", content))]
+    files += [("assets", (name, content)) for name, content in (assets or {}).items()]
+    return client.post("/api/projects", files=files)
+
+
+def render(server: Server, project_id: str, **options: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Start a render and follow its events to the end: (the job when it finished, the events)."""
+    with server.client() as client:
+        started = client.post(f"/api/projects/{project_id}/renders", json=options or None)
+        assert started.status_code == 202, started.text
+        events = server.events(started.json()["job_id"])
+        return client.get(started.json()["status_url"]).json(), events
