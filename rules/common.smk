@@ -25,7 +25,9 @@ def scene_spec(wildcards):
 
 
 def scene_clip_inputs(wildcards):
-    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay."""
+    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay;
+    a moving scene makes every frame from its canvas (image.png), a photo's title (title.png) on top.
+    """
     scene = PLAN.scene(wildcards.hash)
     inputs = {
         "spec": str(spec_path(scene.hash)),
@@ -34,6 +36,10 @@ def scene_clip_inputs(wildcards):
     if scene.kind == "video":
         inputs["asset"] = scene.spec["asset"]["path"]
         inputs["image"] = str(scene.folder / "image.png")
+    elif "motion" in scene.spec:
+        inputs["image"] = str(scene.folder / "image.png")
+        if scene.kind == "image":
+            inputs["title"] = str(scene.folder / "title.png")
     else:
         inputs["gop"] = str(scene.folder / "gop.h264")
     return inputs

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, mp4_picture_digest
 from reelmake.captions import split_cue, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
-from reelmake.ffmpeg import RenderError, failure, ffmpeg_command
+from reelmake.ffmpeg import RenderError, stream_to_ffmpeg
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder
@@ -165,7 +164,7 @@ def _write_poster(video: Path, at_s: float, out: Path) -> None:
 
 def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:
     """Stream every scene's verified segment into ffmpeg with the narration; return the picture digest."""
-    cmd = ffmpeg_command([
+    args = [
         "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
         "-f", "ffmetadata", "-i", str(metadata), "-map_chapters", "2",
         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
@@ -173,28 +172,20 @@ def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title:
         "-bsf:v", f"setts=ts=N/({fps}*TB)", "-video_track_timescale", str(fps * 512),
         "-c:a", "copy",
         "-metadata", f"title={title}", "-movflags", "+faststart", str(out),
-    ])  # fmt: skip
+    ]  # fmt: skip
     digest = PictureDigest()
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errors)
-        assert process.stdin is not None
-        try:
-            for scene in scenes:
-                segment = scene.file("clip.h264").read_bytes()
-                record = json.loads(scene.file("clip.json").read_text())
-                if hashlib.sha256(segment).hexdigest() != record["sha256"]:
-                    raise RenderError(
-                        f"{scene.file('clip.h264')} is damaged (its checksum changed since it was rendered); "
-                        "delete it and run again"
-                    )
-                digest.update(annexb_units(segment))
-                process.stdin.write(segment)
-        except BrokenPipeError:
-            pass  # ffmpeg stopped early: its own message follows
-        finally:
-            process.stdin.close()
-            status = process.wait()
-        if status != 0:
-            errors.seek(0)
-            raise failure("joining the scenes", errors.read(), status)
+
+    def segments() -> Iterator[bytes]:
+        for scene in scenes:
+            segment = scene.file("clip.h264").read_bytes()
+            record = json.loads(scene.file("clip.json").read_text())
+            if hashlib.sha256(segment).hexdigest() != record["sha256"]:
+                raise RenderError(
+                    f"{scene.file('clip.h264')} is damaged (its checksum changed since it was rendered); "
+                    "delete it and run again"
+                )
+            digest.update(annexb_units(segment))
+            yield segment
+
+    stream_to_ffmpeg(args, segments(), what="joining the scenes")
     return digest.hexdigest()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 
 
 class RenderError(Exception):
@@ -34,3 +35,25 @@ def run_ffmpeg(args: Sequence[str], *, what: str, stdin: bytes | None = None) ->
     result = subprocess.run(ffmpeg_command(args), input=stdin, capture_output=True, check=False)
     if result.returncode != 0:
         raise failure(what, result.stderr, result.returncode)
+
+
+def stream_to_ffmpeg(args: Sequence[str], chunks: Iterable[bytes], *, what: str) -> None:
+    """Run ffmpeg reading ``pipe:0`` from ``chunks`` as they are made (never all of them in memory).
+
+    If making a chunk raises, ffmpeg is still waited for (its output is then incomplete: callers write to
+    a temporary name) and the exception propagates.
+    """
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(ffmpeg_command(args), stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its own message follows
+        finally:
+            process.stdin.close()
+            status = process.wait()
+        if status != 0:
+            errors.seek(0)
+            raise failure(what, errors.read(), status)

@@ -78,15 +78,29 @@ def write_canonical_script(source: str, out: str) -> None:
 def render_scene_image(spec: str, out: str) -> None:
     """The scene's picture: a typeset slide, a fitted photo with its title, or a title overlay for a clip."""
     from reelmake import visuals
+    from reelmake.motion import canvas_size
 
     data = _spec(spec)
     width, height = data["width"], data["height"]
+    moving = "motion" in data
+    if moving:
+        # The canvas a moving scene's frames are cut from; a photo's title is a still overlay instead.
+        width, height = canvas_size(width, height, data["motion"]["zoom"])
     if data["kind"] == "slide":
         visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
     elif data["kind"] == "image":
-        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), data["title"])
+        title = None if moving else data["title"]
+        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), title)
     else:
         visuals.render_title_overlay(data["title"], width, height, Path(out))
+
+
+def render_scene_title(spec: str, out: str) -> None:
+    """A moving photo's title band: a frame-sized RGBA overlay that stays still while the photo moves."""
+    from reelmake import visuals
+
+    data = _spec(spec)
+    visuals.render_title_overlay(data["title"], data["width"], data["height"], Path(out))
 
 
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
@@ -124,13 +138,15 @@ def encode_scene_gop(spec: str, image: str, out: str) -> None:
 
 def render_scene_clip(
     spec: str, timing: str, out: str, record: str, gop: str | None = None, image: str | None = None,
-    asset: str | None = None,
+    asset: str | None = None, title: str | None = None,
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
-    A still scene is assembled from its GOP; a video scene (asset and title overlay image) is encoded.
+    A still scene is assembled from its GOP; a video scene (asset and title overlay image) is encoded; a
+    moving scene (its canvas image, and for a photo its title overlay) has every frame made and encoded.
     """
-    from reelmake.clips import assemble_still_clip, render_video_clip
+    from reelmake.clips import Overlay, assemble_still_clip, render_moving_clip, render_video_clip
+    from reelmake.motion import Motion
 
     data = _spec(spec)
     frames = json.loads(Path(timing).read_text())["frames"]
@@ -138,8 +154,12 @@ def render_scene_clip(
         assemble_still_clip(Path(gop), frames, data["fps"], Path(out), Path(record))
     elif asset is not None and image is not None:
         render_video_clip(Path(asset), Path(image), frames, data, Path(out), Path(record))
+    elif "motion" in data and image is not None:
+        overlays = [Overlay(Path(title), 0, frames)] if title else []
+        motion = Motion(**data["motion"])
+        render_moving_clip(Path(image), overlays, motion, frames, data, Path(out), Path(record))
     else:
-        raise ValueError("a scene clip needs either a GOP or an asset and its overlay")
+        raise ValueError("a scene clip needs a GOP, an asset and its overlay, or a moving scene's canvas")
 
 
 def compose_final(composition: str, **outputs: str) -> None:

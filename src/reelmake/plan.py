@@ -20,12 +20,15 @@ from reelmake.assets import AssetCache, resolve_asset
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
+from reelmake.motion import choose
 from reelmake.schemas import schema_errors, with_defaults
 from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
 
 # Modules whose code shapes a scene's media: editing any of them re-renders every scene.
-RENDERER_MODULES = ("aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "speech", "visuals")
+RENDERER_MODULES = (
+    "aac", "assets", "bitstream", "clips", "fonts", "jobs", "loudness", "motion", "speech", "visuals",
+)  # fmt: skip
 BUILD = Path("build")
 CONFIG_NAME = "config.yaml"
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
@@ -168,6 +171,17 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 min_duration = info.duration_s
         else:
             spec["kind"] = "slide"
+        if spec["kind"] == "video" and scene.options.get("motion", "none") not in ("none", "auto"):
+            raise UserError(
+                f"motion '{scene.options['motion']}' is for pictures and slides; a video clip does not "
+                "move. Remove the scene's motion option (or set it to none).",
+                file=script.source,
+                scene=where,
+                line=scene.line,
+            )
+        motion = _motion(scene.options, settings, spec)
+        if motion:
+            spec["motion"] = motion
         if min_duration is None and not scene.narration:
             min_duration = settings["default_duration"]
         spec["min_duration_s"] = float(min_duration or 0.0)
@@ -189,6 +203,16 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
             write_if_changed(project / spec_path(scene.hash), _dump(scene.spec))
         write_if_changed(project / COMPOSITION, _dump(plan.composition()))
     return plan
+
+
+def _motion(options: dict[str, Any], settings: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The scene's Ken Burns motion for its spec, or None for a still scene (and for every video clip)."""
+    if spec["kind"] == "video":
+        return None
+    zoom = options.get("motion_zoom", settings["motion_zoom"])
+    sha256 = spec["asset"]["sha256"] if "asset" in spec else None
+    chosen = choose(options.get("motion", settings["motion"]), spec["kind"], sha256, float(zoom))
+    return chosen.to_spec() if chosen else None
 
 
 def collect_garbage(plan: Plan) -> tuple[int, int]:
