@@ -8,6 +8,7 @@ log scale so that the apparent speed of a zoom is even.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 DIRECTIONS = ("zoom-in", "zoom-out", "pan-left", "pan-right")
@@ -44,11 +45,12 @@ def choose(setting: str, kind: str, asset_sha256: str | None, zoom: float) -> Mo
 
 
 def canvas_size(width: int, height: int, zoom: float) -> tuple[int, int]:
-    """The size a moving scene's picture is rendered at: ``zoom`` times the frame, in even pixels.
+    """The size a moving scene's picture is rendered at: at least ``zoom`` times the frame, in even pixels.
 
-    At the close end of a motion the frame shows the picture 1:1, so no frame is ever upscaled.
+    At the close end of a motion the frame shows the picture 1:1 (or a hair larger), so no frame is
+    ever upscaled.
     """
-    return 2 * round(width * zoom / 2), 2 * round(height * zoom / 2)
+    return 2 * math.ceil(width * zoom / 2), 2 * math.ceil(height * zoom / 2)
 
 
 def smoothstep(t: float) -> float:
