@@ -12,6 +12,7 @@ burned captions) composited on top, and streamed raw into the same encoder.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -168,14 +169,22 @@ def to_planes(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Planes:
     r, g, b = (rgb[..., i].astype(np.float32) / 255 for i in range(3))
     luma = KR * r + KG * g + KB * b
     cb, cr = (b - luma) / (2 * (1 - KB)), (r - luma) / (2 * (1 - KR))
-    weight = np.ones_like(luma) if alpha is None else alpha.astype(np.float32) + 1e-3
+    weight = None if alpha is None else alpha.astype(np.float32) + 1e-3
+    return Planes(
+        _plane(16 + 219 * luma), _plane(128 + 224 * _half(cb, weight)), _plane(128 + 224 * _half(cr, weight))
+    )
 
-    def half(plane: np.ndarray) -> np.ndarray:
-        height, width = plane.shape
-        blocks = (plane * weight).reshape(height // 2, 2, width // 2, 2).sum(axis=(1, 3))
-        return blocks / weight.reshape(height // 2, 2, width // 2, 2).sum(axis=(1, 3))
 
-    return Planes(_plane(16 + 219 * luma), _plane(128 + 224 * half(cb)), _plane(128 + 224 * half(cr)))
+def _half(plane: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Each 2x2 block's mean (weighted, if given): a plane at half size, as 4:2:0 chroma is."""
+    height, width = plane.shape
+
+    def blocks(values: np.ndarray) -> np.ndarray:
+        return values.reshape(height // 2, 2, width // 2, 2).sum(axis=(1, 3))
+
+    if weight is None:
+        return blocks(plane) / 4
+    return blocks(plane * weight) / blocks(weight)
 
 
 def _plane(values: np.ndarray) -> Image.Image:
@@ -196,9 +205,9 @@ def _layer(overlay: Overlay, size: tuple[int, int]) -> _Layer | None:
     right, bottom = -(-visible[2] // 2) * 2, -(-visible[3] // 2) * 2
     pixels = np.asarray(rgba.crop((left, top, right, bottom)))
     alpha = pixels[..., 3]
-    half = alpha.astype(np.float32).reshape(alpha.shape[0] // 2, 2, alpha.shape[1] // 2, 2).mean(axis=(1, 3))
     return _Layer(
-        (left, top), to_planes(pixels[..., :3], alpha), Image.fromarray(alpha), _plane(half),
+        (left, top), to_planes(pixels[..., :3], alpha), Image.fromarray(alpha),
+        _plane(_half(alpha.astype(np.float32))),
         overlay.start, overlay.end,
     )  # fmt: skip
 
@@ -229,11 +238,13 @@ def encode_pictures(
     layers = [layer for overlay in overlays if (layer := _layer(overlay, size)) is not None]
 
     def raw() -> Iterator[bytes]:
-        for index, picture in enumerate(pictures):
-            if index == frames:
-                return
-            shown = _composite(picture, layers, index)
+        made = 0
+        for picture in itertools.islice(pictures, frames):
+            shown = _composite(picture, layers, made)
             yield shown.y.tobytes() + shown.u.tobytes() + shown.v.tobytes()
+            made += 1
+        if made < frames:
+            raise ValueError(f"{made} pictures for a segment of {frames} frames")
 
     width, height = size
     args = [
