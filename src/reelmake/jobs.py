@@ -78,21 +78,27 @@ def write_canonical_script(source: str, out: str) -> None:
 def render_scene_image(spec: str, out: str) -> None:
     """The scene's picture: a typeset slide, a fitted photo with its title, or a title overlay for a clip."""
     from reelmake import visuals
-    from reelmake.motion import canvas_size
+    from reelmake.motion import Motion, always_shown, canvas_size
 
     data = _spec(spec)
     width, height = data["width"], data["height"]
-    moving = "motion" in data
-    if moving:
-        # The canvas a moving scene's frames are cut from; a photo's title is a still overlay instead.
-        width, height = canvas_size(width, height, data["motion"]["zoom"])
-    if data["kind"] == "slide":
-        visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
-    elif data["kind"] == "image":
-        title = None if moving else data["title"]
-        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), title)
-    else:
+    if data["kind"] == "video":
         visuals.render_title_overlay(data["title"], width, height, Path(out))
+    elif "motion" in data:
+        # A moving scene's canvas, which its frames are cut from; a photo's title is a still overlay.
+        motion = Motion(**data["motion"])
+        canvas = canvas_size(width, height, motion.zoom)
+        if data["kind"] == "slide":
+            text_box = always_shown(motion, canvas, (width, height))
+            visuals.render_slide(
+                data["title"], data["narration"], *canvas, data["theme"], Path(out), text_box
+            )
+        else:
+            visuals.fit_image(Path(data["asset"]["path"]), *canvas, data["fit"], Path(out), None)
+    elif data["kind"] == "slide":
+        visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
+    else:
+        visuals.fit_image(Path(data["asset"]["path"]), width, height, data["fit"], Path(out), data["title"])
 
 
 def render_scene_title(spec: str, out: str) -> None:

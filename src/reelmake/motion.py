@@ -82,3 +82,16 @@ def windows(motion: Motion, frames: int, canvas: tuple[int, int], frame: tuple[i
         right, bottom = min(canvas_w, left + width), min(canvas_h, top + height)
         boxes.append((max(0.0, left), max(0.0, top), right, bottom))
     return boxes
+
+
+def always_shown(
+    motion: Motion, canvas: tuple[int, int], frame: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The part of the canvas every frame shows (whole pixels, inside): where a moving slide's text goes.
+
+    Windows only shrink, grow or slide one way, so what the first and the last show in common, all show.
+    """
+    first, last = windows(motion, 2, canvas, frame)
+    left, top = max(first[0], last[0]), max(first[1], last[1])
+    right, bottom = min(first[2], last[2]), min(first[3], last[3])
+    return math.ceil(left), math.ceil(top), math.floor(right), math.floor(bottom)

@@ -19,7 +19,7 @@ from reelmake.speech import read_wav
 
 FPS = 30
 # The photo is still (motion: none) because every frame is compared with its scene's still picture;
-# tests/workflow/test_motion.py renders moving ones.
+# tests/workflow/test_motion_render.py renders moving ones.
 SCRIPT = """---
 title: Render test
 ---

@@ -123,7 +123,7 @@ def test_zoom_is_smooth_and_eased(built: Path) -> None:
     assert measured[0] == pytest.approx(128, abs=1) and measured[-1] == pytest.approx(192, abs=1)
     assert_smooth(measured, ideal, direction=1)
     # Every frame differs from the one before it. Only the very first step of the ease (0.06 px here) is
-    # below what the encoder keeps; before encoding every frame differs (tests/unit/test_motion.py).
+    # below what the encoder keeps; before encoding every frame differs (tests/unit/test_motion_frames.py).
     change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))
     assert (change[1:] > 0).all(), change
 

@@ -16,8 +16,9 @@ from reelmake import clips
 from reelmake.clips import TO_YUV, Overlay, encode_pictures, moving_pictures, to_planes
 from reelmake.errors import UserError
 from reelmake.ffmpeg import ffmpeg_command
-from reelmake.motion import DIRECTIONS, Motion, canvas_size, choose, windows
+from reelmake.motion import DIRECTIONS, Motion, always_shown, canvas_size, choose, windows
 from reelmake.plan import plan_project
+from reelmake.visuals import render_slide
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
@@ -184,3 +185,26 @@ def test_frames_all_differ_and_overlays_stay_put(tmp_path: Path, monkeypatch: py
             assert (y[inside] == y[121, 11]).all()  # one flat colour: the band, not the moving picture
         else:
             assert (y == np.asarray(pictures[index].y)).all()
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [("zoom-in", (80, 45, 400, 225)), ("zoom-out", (80, 45, 400, 225)), ("pan-right", (160, 45, 320, 225))],
+)
+def test_a_moving_slides_text_goes_where_every_frame_shows_it(
+    direction: str, expected: tuple[int, ...], tmp_path: Path
+) -> None:
+    motion = Motion(direction, 1.5)
+    box = always_shown(motion, (480, 270), (320, 180))
+    assert box == expected
+    for window in windows(motion, 30, (480, 270), (320, 180)):
+        assert window[0] <= box[0] and window[1] <= box[1] and window[2] >= box[2] and window[3] >= box[3]
+    # The slide's text (what differs from the same slide with none) lies inside the box.
+    render_slide("A title", "Some body text, long enough to wrap.", 480, 270, "dark", tmp_path / "s.png", box)
+    render_slide("", "", 480, 270, "dark", tmp_path / "blank.png", box)
+    ink = np.abs(
+        np.asarray(Image.open(tmp_path / "s.png"), np.int16) - np.asarray(Image.open(tmp_path / "blank.png"))
+    ).max(axis=2)
+    rows, cols = np.nonzero(ink > 8)
+    assert rows.size > 100
+    assert box[0] <= cols.min() and cols.max() < box[2] and box[1] <= rows.min() and rows.max() < box[3]
