@@ -1,10 +1,12 @@
 """`make bench`: reelmake's speed and quality figures, measured in one run on this machine.
 
-Generates a project (bench_project.py), renders it cold, then times a no-op run, a narration edit, an image
-replacement, a reorder, a revert and the join alone; reads Snakemake's per-rule benchmark files; counts
-process launches (strace, in a separate untimed render of a copy); measures TTS speed, output bitrate,
-MoviePy composing the same scenes (comparator.py) and the quality of the result (quality.py). Writes
-benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figures as Markdown tables.
+Generates a project (bench_project.py, still pictures), renders it cold, then times a no-op run, a
+narration edit, an image replacement, a reorder, a revert and the join alone; reads Snakemake's per-rule
+benchmark files; counts process launches (strace, in a separate untimed render of a copy); measures TTS
+speed, output bitrate, MoviePy composing the same scenes (comparator.py) and the quality of the result
+(quality.py); last, it re-renders the photos with Ken Burns motion and compares their video's cost with
+the same scenes still. Writes benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figures
+as Markdown tables.
 """
 
 from __future__ import annotations
@@ -439,7 +441,56 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     )
     result["tts"]["direct"] = tts_direct(sentences)
     result["moviepy"] = optional(lambda: run_comparator(args, project, build, cold_manifest, full, work))
+    result["motion"] = optional(lambda: motion_step(project, args.cores, full))
     result["load"]["after"] = load_now()
+
+
+VIDEO_RULES = ("scene_image", "scene_title", "scene_gop", "scene_clip")  # all but the narration
+
+
+def video_seconds(build: Path, scene_hash: str) -> float:
+    """Sum of Snakemake's `s` over the jobs that made one scene's picture and video segment."""
+    total = 0.0
+    for rule in VIDEO_RULES:
+        tsv = build / "benchmarks" / rule / f"{scene_hash}.tsv"
+        if tsv.exists():
+            with tsv.open(newline="") as fh:
+                total += sum(_number(row.get("s")) or 0.0 for row in csv.DictReader(fh, delimiter="\t"))
+    return total
+
+
+def motion_step(project: BenchProject, cores: int, full: float) -> dict[str, Any]:
+    """The photo scenes re-rendered moving (``motion: auto``): the run, and the video cost per second.
+
+    Runs last, so that every other figure is of the still project. The step's wall time includes
+    re-speaking those scenes (the motion setting is part of their hash); the cost per second of video
+    counts only the picture and video jobs, moving (canvas, title, every frame) against still (picture,
+    GOP, repeated GOP) for the same scenes.
+    """
+    build = project.path / "build"
+    photos = {s.title for s in project.scenes if s.kind == "photo"}
+    still = {s["title"]: s for s in json.loads((build / "manifest.json").read_text())["scenes"]}
+    config = project.path / "config.yaml"
+
+    def move_photos() -> None:
+        config.write_text(config.read_text().replace("motion: none", "motion: auto"))
+
+    step = timed_step(project, move_photos, cores=cores, full_s=full)
+    moving = {s["title"]: s for s in json.loads((build / "manifest.json").read_text())["scenes"]}
+    video_s = sum(moving[t]["frames"] for t in photos) / project.fps
+    moving_s = sum(video_seconds(build, moving[t]["hash"]) for t in photos)
+    still_s = sum(video_seconds(build, still[t]["hash"]) for t in photos)
+    return {
+        "step": step,
+        "photo_scenes": len(photos),
+        "video_s": round(video_s, 2),
+        "moving_video_jobs_s": round(moving_s, 2),
+        "still_video_jobs_s": round(still_s, 2),
+        "moving_s_per_video_s": round(moving_s / video_s, 4) if video_s else None,
+        "still_s_per_video_s": round(still_s / video_s, 4) if video_s else None,
+        "note": "photo scenes with motion: auto; wall includes re-speaking them (motion is in their hash); "
+        "per-second figures sum Snakemake's `s` of scene_image, scene_title, scene_gop, scene_clip",
+    }
 
 
 def measure_quality(build: Path, manifest: dict[str, Any], clip_titles: set[str], fps: int) -> dict[str, Any]:
@@ -606,6 +657,14 @@ def targets(result: dict[str, Any], fps: int) -> list[dict[str, Any]]:
         "TTS x realtime (narration rule, incl. start-up)", _fmt(tts.get("rule_x_realtime"), "x", 1), "—", None
     )
     add("TTS x realtime (in-process)", _fmt(tts.get("direct", {}).get("x_realtime"), "x", 1), "—", None)
+    motion = result.get("motion", {})
+    moving, still = motion.get("moving_s_per_video_s"), motion.get("still_s_per_video_s")
+    photos = motion.get("photo_scenes")
+    cost = f"{_fmt(moving, ' s', 3)} moving, {_fmt(still, ' s', 3)} still ({photos} photos)"
+    add("video jobs per second of photo scene (Ken Burns)", cost, "—", None)
+    step = motion.get("step")
+    wall = f"{step['wall_s']:.2f} s ({step['scenes_rerendered']} re-rendered)" if step else "n/a"
+    add("photos re-rendered with motion (incl. their narration)", wall, "—", None)
     return rows
 
 

@@ -181,7 +181,10 @@ def generate(
         raise ValueError("the bench needs at least 3 scenes (a slide, a photo and a clip)")
     if reelmake_main(["new", str(folder)]) != 0:
         raise RuntimeError(f"reelmake new {folder} failed")
-    (folder / "config.yaml").write_text(yaml.safe_dump({"width": width, "height": height, "fps": fps}))
+    # Still pictures (motion: none), so the timed steps and MoviePy compose the same stills like for like;
+    # bench.py's motion step then measures the photos moving.
+    settings = {"width": width, "height": height, "fps": fps, "motion": "none"}
+    (folder / "config.yaml").write_text(yaml.safe_dump(settings))
     photos = videos = 0
     made: list[Scene] = []
     for i, kind in enumerate(scene_kinds(scenes)):

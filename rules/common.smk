@@ -38,9 +38,11 @@ def narration_inputs(wildcards):
 
 
 def scene_clip_inputs(wildcards):
-    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay.
+    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay;
+    a moving scene makes every frame from its canvas (image.png), a photo's title (title.png) on top.
 
-    With burned captions, a still scene also has one GOP per cue, and a video scene one picture per cue.
+    With burned captions, a still scene also has one GOP per cue; video and moving scenes lay one picture
+    per cue over their frames.
     """
     scene = PLAN.scene(wildcards.hash)
     inputs = {
@@ -48,9 +50,13 @@ def scene_clip_inputs(wildcards):
         "timing": str(scene.folder / "timing.json"),
     }
     cues = range(scene.burned_cues)
-    if scene.kind == "video":
-        inputs["asset"] = scene.spec["asset"]["path"]
+    moving = "motion" in scene.spec
+    if scene.kind == "video" or moving:
         inputs["image"] = str(scene.folder / "image.png")
+        if scene.kind == "video":
+            inputs["asset"] = scene.spec["asset"]["path"]
+        elif scene.kind == "image":
+            inputs["title"] = str(scene.folder / "title.png")
         if cues:
             inputs["captions"] = [str(scene.folder / f"caption{n}.png") for n in cues]
     else:

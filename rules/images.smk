@@ -36,3 +36,20 @@ rule caption_image:
             number=wildcards.cue,
             out=output[0],
         )
+
+
+rule scene_title:
+    input:
+        spec=scene_spec,
+    output:
+        "build/scenes/{hash}/title.png",
+    log:
+        "logs/scene_title/{hash}.log",
+    benchmark:
+        "build/benchmarks/scene_title/{hash}.tsv"
+    threads: 1
+    resources:
+        mem_mb=300,
+        runtime=5,
+    run:
+        jobs.run_job(log[0], jobs.render_scene_title, spec=input.spec, out=output[0])

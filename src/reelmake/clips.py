@@ -3,28 +3,69 @@
 Every segment uses the same encoder settings, starts with an IDR frame and has no B-frames, so segments
 can be joined by concatenating bytes. A still is encoded as one closed GOP that is then repeated: the
 picture is decoded and encoded once per GOP length, not once per frame of the scene.
+
+A moving still (Ken Burns) cannot repeat a GOP: its frames are made here, as YUV 4:2:0 planes scaled
+with sub-pixel accuracy from a picture rendered larger than the frame, with overlays (the title band,
+burned captions) composited on top, and streamed raw into the same encoder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from reelmake.bitstream import first_frames
-from reelmake.ffmpeg import run_ffmpeg
+from reelmake.ffmpeg import feed_ffmpeg, run_ffmpeg
 from reelmake.fsutil import atomic_output
+from reelmake.motion import Box, Motion, windows
 
 GOP_SECONDS = 2  # a keyframe every 2 s: seekable, and one IDR per 2 s keeps stills' bitrate low
+# setparams tags the frames themselves: ffmpeg takes the encoder's colour fields from the frames, and
+# every segment must carry the same ones (identical SPS) for the join to copy them.
+TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 # RGB → BT.709 limited range, tagged as such, so players show the colours the slide was drawn with.
-# setparams tags the frames themselves: ffmpeg takes the encoder's colour fields from the frames.
-TO_YUV = (
-    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
-    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
-)
+TO_YUV = f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{TAG_BT709}"
+# BT.709 luma weights of red and blue (green's is the rest).
+KR, KB = 0.2126, 0.0722
+KG = 1 - KR - KB
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A full-frame RGBA picture shown over frames [start, end) of a scene."""
+
+    image: Path
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Planes:
+    """A picture as 8-bit BT.709 limited-range YUV 4:2:0: Y at full size, U and V at half (mode "L")."""
+
+    y: Image.Image
+    u: Image.Image
+    v: Image.Image
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """An overlay, cut to its visible (even-aligned) box, as planes and alpha at both plane sizes."""
+
+    origin: tuple[int, int]
+    planes: Planes
+    alpha: Image.Image
+    alpha_half: Image.Image
+    start: int
+    end: int
 
 
 def encoder_args(fps: int) -> list[str]:
@@ -45,15 +86,6 @@ def still_args(image: Path, frames: int, fps: int, out: Path) -> list[str]:
         "-vf", f"{TO_YUV},loop=loop={frames - 1}:size=1:start=0",
         "-frames:v", str(frames), *encoder_args(fps), str(out),
     ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A full-frame RGBA picture shown over frames [start, end) of a scene."""
-
-    image: Path
-    start: int
-    end: int
 
 
 def video_args(
@@ -137,11 +169,20 @@ def render_video_clip(
     record: Path,
 ) -> None:  # fmt: skip
     """A video scene: every frame encoded, at the spec's size, rate and fit, with its overlays."""
-    piece = out.with_name(f".{out.stem}.piece.h264")
     fps, width, height = spec["fps"], spec["width"], spec["height"]
-    try:
+
+    def encode(piece: Path) -> None:
         args = video_args(clip, title, overlays, frames, fps, width, height, spec["fit"], piece)
         run_ffmpeg(args, what=f"encoding {out}")
+
+    _encode_clip(encode, frames, out, record)
+
+
+def _encode_clip(encode: Callable[[Path], None], frames: int, out: Path, record: Path) -> None:
+    """Run ``encode`` into a scratch file, then write the segment and its record from it."""
+    piece = out.with_name(f".{out.stem}.piece.h264")
+    try:
+        encode(piece)
         stream = piece.read_bytes()
     finally:
         piece.unlink(missing_ok=True)
@@ -154,3 +195,130 @@ def write_segment(stream: bytes, frames: int, out: Path, record: Path) -> None:
         tmp.write_bytes(stream)
     with atomic_output(record) as tmp:
         tmp.write_text(json.dumps({"frames": frames, "sha256": hashlib.sha256(stream).hexdigest()}))
+
+
+def to_planes(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Planes:
+    """RGB (H x W x 3, uint8, even sides) → BT.709 limited-range YUV 4:2:0, the same matrix as TO_YUV.
+
+    Chroma is the mean of each 2x2 block, weighted by ``alpha`` when given, so that an overlay's
+    transparent pixels (whose colour means nothing) do not tint its edges.
+    """
+    r, g, b = (rgb[..., i].astype(np.float32) / 255 for i in range(3))
+    luma = KR * r + KG * g + KB * b
+    cb, cr = (b - luma) / (2 * (1 - KB)), (r - luma) / (2 * (1 - KR))
+    weight = None if alpha is None else alpha.astype(np.float32) + 1e-3
+    return Planes(
+        _plane(16 + 219 * luma), _plane(128 + 224 * _half(cb, weight)), _plane(128 + 224 * _half(cr, weight))
+    )
+
+
+def _half(plane: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Each 2x2 block's mean (weighted, if given): a plane at half size, as 4:2:0 chroma is."""
+    height, width = plane.shape
+
+    def blocks(values: np.ndarray) -> np.ndarray:
+        return values.reshape(height // 2, 2, width // 2, 2).sum(axis=(1, 3))
+
+    if weight is None:
+        return blocks(plane) / 4
+    return blocks(plane * weight) / blocks(weight)
+
+
+def _plane(values: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+
+
+def _layer(overlay: Overlay, size: tuple[int, int]) -> _Layer | None:
+    """An overlay ready to composite: only its visible part (None if none), converted once."""
+    with Image.open(overlay.image) as opened:
+        rgba = opened.convert("RGBA")
+    if rgba.size != size:
+        raise ValueError(f"overlay {overlay.image} is {rgba.size}, not the frame's {size}")
+    visible = rgba.getchannel("A").getbbox()
+    if visible is None:
+        return None
+    # Chroma has half the resolution: the box starts and ends on even pixels.
+    left, top = visible[0] // 2 * 2, visible[1] // 2 * 2
+    right, bottom = -(-visible[2] // 2) * 2, -(-visible[3] // 2) * 2
+    pixels = np.asarray(rgba.crop((left, top, right, bottom)))
+    alpha = pixels[..., 3]
+    return _Layer(
+        (left, top), to_planes(pixels[..., :3], alpha), Image.fromarray(alpha),
+        _plane(_half(alpha.astype(np.float32))),
+        overlay.start, overlay.end,
+    )  # fmt: skip
+
+
+def _composite(picture: Planes, layers: Sequence[_Layer], index: int) -> Planes:
+    """``picture`` with the layers shown at frame ``index`` on top (a new picture; the input is kept)."""
+    shown = [layer for layer in layers if layer.start <= index < layer.end]
+    if not shown:
+        return picture
+    y, u, v = picture.y.copy(), picture.u.copy(), picture.v.copy()
+    for layer in shown:
+        x0, y0 = layer.origin
+        y.paste(layer.planes.y, (x0, y0), layer.alpha)
+        u.paste(layer.planes.u, (x0 // 2, y0 // 2), layer.alpha_half)
+        v.paste(layer.planes.v, (x0 // 2, y0 // 2), layer.alpha_half)
+    return Planes(y, u, v)
+
+
+def encode_pictures(
+    pictures: Iterable[Planes], overlays: Sequence[Overlay], frames: int, fps: int,
+    size: tuple[int, int], out: Path,
+) -> None:  # fmt: skip
+    """Encode ``frames`` pictures (one per frame, each with the overlays due then) as a raw H.264 segment.
+
+    Frames are streamed into ffmpeg as they are made, so memory holds a few frames, not the scene, and
+    making the next frame (Pillow releases the GIL) overlaps with the encoder working on the last ones.
+    """
+    layers = [layer for overlay in overlays if (layer := _layer(overlay, size)) is not None]
+
+    def raw() -> Iterator[bytes]:
+        made = 0
+        for picture in itertools.islice(pictures, frames):
+            shown = _composite(picture, layers, made)
+            yield shown.y.tobytes() + shown.u.tobytes() + shown.v.tobytes()
+            made += 1
+        if made < frames:
+            raise ValueError(f"{made} pictures for a segment of {frames} frames")
+
+    width, height = size
+    args = [
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
+        "-i", "pipe:0", "-vf", TAG_BT709, "-frames:v", str(frames), *encoder_args(fps), str(out),
+    ]  # fmt: skip
+    feed_ffmpeg(args, raw(), what=f"encoding {out}")
+
+
+def moving_pictures(canvas: Path, motion: Motion, frames: int, size: tuple[int, int]) -> Iterator[Planes]:
+    """The frames of a Ken Burns move over ``canvas`` (the picture rendered ``motion.zoom`` times larger).
+
+    The canvas is converted to YUV once; each frame scales its window of each plane with Pillow's
+    resampling filter at a fractional box (sub-pixel exact, antialiased when it shrinks), which costs
+    a fraction of scaling RGB and leaves ffmpeg no colour conversion to do.
+    """
+    with Image.open(canvas) as opened:
+        planes = to_planes(np.asarray(opened.convert("RGB")))
+    width, height = size
+    for box in windows(motion, frames, planes.y.size, size):
+        half: Box = (box[0] / 2, box[1] / 2, box[2] / 2, box[3] / 2)
+        yield Planes(
+            planes.y.resize(size, Image.Resampling.BILINEAR, box=box),
+            planes.u.resize((width // 2, height // 2), Image.Resampling.BILINEAR, box=half),
+            planes.v.resize((width // 2, height // 2), Image.Resampling.BILINEAR, box=half),
+        )
+
+
+def render_moving_clip(
+    canvas: Path, overlays: Sequence[Overlay], motion: Motion, frames: int, spec: dict[str, Any],
+    out: Path, record: Path,
+) -> None:  # fmt: skip
+    """A moving still scene: every frame made from the canvas and encoded."""
+    size = (spec["width"], spec["height"])
+
+    def encode(piece: Path) -> None:
+        pictures = moving_pictures(canvas, motion, frames, size)
+        encode_pictures(pictures, overlays, frames, spec["fps"], size, piece)
+
+    _encode_clip(encode, frames, out, record)

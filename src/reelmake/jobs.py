@@ -79,18 +79,39 @@ def write_canonical_script(source: str, out: str) -> None:
 def render_scene_image(spec: str, out: str) -> None:
     """The scene's picture: a typeset slide, a fitted photo with its title, or a title overlay for a clip."""
     from reelmake import visuals
+    from reelmake.motion import Motion, always_shown, canvas_size
 
     data = _spec(spec)
     width, height = data["width"], data["height"]
     # Burned-in captions take the bottom of the frame: the title band moves to the top.
     band_at_top = "captions" in data
-    if data["kind"] == "slide":
+    if data["kind"] == "video":
+        visuals.render_title_overlay(data["title"], width, height, Path(out), band_at_top)
+    elif "motion" in data:
+        # A moving scene's canvas, which its frames are cut from; a photo's title is a still overlay.
+        motion = Motion(**data["motion"])
+        canvas = canvas_size(width, height, motion.zoom)
+        if data["kind"] == "slide":
+            text_box = always_shown(motion, canvas, (width, height))
+            visuals.render_slide(
+                data["title"], data["narration"], *canvas, data["theme"], Path(out), text_box
+            )
+        else:
+            visuals.fit_image(Path(data["asset"]["path"]), *canvas, data["fit"], Path(out), None)
+    elif data["kind"] == "slide":
         visuals.render_slide(data["title"], data["narration"], width, height, data["theme"], Path(out))
-    elif data["kind"] == "image":
+    else:
         path = Path(data["asset"]["path"])
         visuals.fit_image(path, width, height, data["fit"], Path(out), data["title"], band_at_top)
-    else:
-        visuals.render_title_overlay(data["title"], width, height, Path(out), band_at_top)
+
+
+def render_scene_title(spec: str, out: str) -> None:
+    """A moving photo's title band: a frame-sized RGBA overlay that stays still while the photo moves."""
+    from reelmake import visuals
+
+    data = _spec(spec)
+    band_at_top = "captions" in data  # as on a still photo: burned captions take the bottom
+    visuals.render_title_overlay(data["title"], data["width"], data["height"], Path(out), band_at_top)
 
 
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
@@ -169,15 +190,24 @@ def encode_caption_gop(spec: str, image: str, caption: str, out: str) -> None:
 
 def render_scene_clip(
     spec: str, timing: str, out: str, record: str, gop: str | None = None, image: str | None = None,
-    asset: str | None = None, caption_gops: list[str] | None = None, captions: list[str] | None = None,
+    asset: str | None = None, title: str | None = None, caption_gops: list[str] | None = None,
+    captions: list[str] | None = None,
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
     A still scene is assembled from its GOP (and one GOP per burned cue); a video scene (asset, title
-    overlay and any cue pictures) is encoded.
+    overlay and any cue pictures) is encoded; a moving scene (its canvas image, for a photo its title
+    overlay, and any cue pictures) has every frame made and encoded.
     """
     from reelmake.captions import SceneCaption
-    from reelmake.clips import Overlay, assemble_still_clip, caption_runs, render_video_clip
+    from reelmake.clips import (
+        Overlay,
+        assemble_still_clip,
+        caption_runs,
+        render_moving_clip,
+        render_video_clip,
+    )
+    from reelmake.motion import Motion
 
     data = _spec(spec)
     record_of_timing = json.loads(Path(timing).read_text())
@@ -193,8 +223,13 @@ def render_scene_clip(
     elif asset is not None and image is not None:
         overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
         render_video_clip(Path(asset), Path(image), overlays, frames, data, Path(out), Path(record))
+    elif "motion" in data and image is not None:
+        overlays = [Overlay(Path(title), 0, frames)] if title else []
+        overlays += [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
+        motion = Motion(**data["motion"])
+        render_moving_clip(Path(image), overlays, motion, frames, data, Path(out), Path(record))
     else:
-        raise ValueError("a scene clip needs either a GOP or an asset and its overlay")
+        raise ValueError("a scene clip needs a GOP, an asset and its overlay, or a moving scene's canvas")
 
 
 def render_transition(spec: str, before: str, after: str, after_record: str, out: str, record: str) -> None:

@@ -21,6 +21,7 @@ from reelmake.captions import caption_texts
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
+from reelmake.motion import choose
 from reelmake.schemas import load_schema, schema_errors, with_defaults
 from reelmake.script import Script, find_script, load_script
 from reelmake.textio import load_yaml, read_user_text
@@ -36,6 +37,7 @@ RENDERER_MODULES = (
     "fonts",
     "jobs",
     "loudness",
+    "motion",
     "speech",
     "visuals",
 )
@@ -286,6 +288,17 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 spec["captions"] = "burn"
         else:
             spec["kind"] = "slide"  # a slide shows its narration as body text: no captions burned on it
+        if spec["kind"] == "video" and scene.options.get("motion", "none") not in ("none", "auto"):
+            raise UserError(
+                f"motion '{scene.options['motion']}' is for pictures and slides; a video clip does not "
+                "move. Remove the scene's motion option (or set it to none).",
+                file=script.source,
+                scene=where,
+                line=scene.line,
+            )
+        motion = _motion(scene.options, settings, spec)
+        if motion:
+            spec["motion"] = motion
         if min_duration is None and not spoken:
             min_duration = settings["default_duration"]
         spec["min_duration_s"] = float(min_duration or 0.0)
@@ -309,6 +322,16 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
             write_if_changed(project / spec_path(item.hash), _dump(item.spec))
         write_if_changed(project / plan.composition_file, _dump(plan.composition()))
     return plan
+
+
+def _motion(options: dict[str, Any], settings: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The scene's Ken Burns motion for its spec, or None for a still scene (and for every video clip)."""
+    if spec["kind"] == "video":
+        return None
+    zoom = options.get("motion_zoom", settings["motion_zoom"])
+    sha256 = spec["asset"]["sha256"] if "asset" in spec else None
+    chosen = choose(options.get("motion", settings["motion"]), spec["kind"], sha256, float(zoom))
+    return chosen.to_spec() if chosen else None
 
 
 def _plan_transitions(

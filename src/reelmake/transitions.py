@@ -21,12 +21,8 @@ import av
 import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
-from reelmake.clips import encoder_args, write_segment
+from reelmake.clips import TAG_BT709, encoder_args, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg
-
-# The frames are handed to x264 as they were decoded; tag them as the scenes' frames are tagged, or the
-# encoder writes other colour fields into its SPS than the incoming clip's.
-TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 
 
 def fade_weights(frames: int) -> np.ndarray:

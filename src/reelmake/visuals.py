@@ -75,20 +75,29 @@ def _gradient(width: int, height: int, top: RGB, bottom: RGB) -> Image.Image:
     )
 
 
-def render_slide(title: str, body: str, width: int, height: int, theme: str, out: Path) -> None:
-    """A typeset slide: gradient background, accent bar, bold title, then the body auto-sized below it."""
+def render_slide(
+    title: str, body: str, width: int, height: int, theme: str, out: Path,
+    text_box: tuple[int, int, int, int] | None = None,
+) -> None:  # fmt: skip
+    """A typeset slide: gradient background, accent bar, bold title, then the body auto-sized below it.
+
+    ``text_box`` (left, top, right, bottom) is the part of the slide the text is laid out in, by default
+    all of it; a moving slide puts it where every frame of the motion shows it.
+    """
     if theme not in THEMES:
         raise ValueError(f"unknown theme {theme!r} (known: {', '.join(THEMES)})")
     colours = THEMES[theme]
     stack = default_stack()
-    unit = min(width, height)
-    margin_x, margin_y = _margins(width, height)
-    box_width, box_height = width - 2 * margin_x, height - 2 * margin_y
+    box_left, box_top, box_right, box_bottom = text_box or (0, 0, width, height)
+    unit = min(box_right - box_left, box_bottom - box_top)
+    margin_x, margin_y = _margins(box_right - box_left, box_bottom - box_top)
+    box_width = box_right - box_left - 2 * margin_x
+    box_height = box_bottom - box_top - 2 * margin_y
     bar_width, bar_height = round(unit * 0.09), max(2, round(unit * 0.008))
     bar_gap, body_gap = round(unit * 0.035), round(unit * 0.035)
     # Glyph ink can overhang its advance by a pixel or so: keep the text column that far inside the margin.
     inset = max(1, round(unit * 0.004))
-    text_x, text_width = margin_x + inset, box_width - 2 * inset
+    text_x, text_width = box_left + margin_x + inset, box_width - 2 * inset
 
     # The title may take up to 40% of the box when there is a body, all of it otherwise.
     title_room = (box_height - bar_height - bar_gap) * (0.4 if body.strip() else 1.0)
@@ -119,9 +128,9 @@ def render_slide(title: str, body: str, width: int, height: int, theme: str, out
     image = _gradient(width, height, colours.top, colours.bottom)
     draw = ImageDraw.Draw(image)
     # Slightly above centre reads as balanced; a full box starts at the top margin.
-    y = margin_y + (box_height - total) * 0.45
+    y = box_top + margin_y + (box_height - total) * 0.45
     rtl = title_block.rtl if title_block.lines else body_block.rtl
-    bar_x = width - margin_x - bar_width if rtl else margin_x
+    bar_x = box_right - margin_x - bar_width if rtl else box_left + margin_x
     draw.rectangle((bar_x, round(y), bar_x + bar_width - 1, round(y) + bar_height - 1), fill=colours.accent)
     y += bar_height + bar_gap
     title_block.draw(draw, text_x, y, text_width, colours.title)

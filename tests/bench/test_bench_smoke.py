@@ -83,6 +83,15 @@ def test_quality(result: dict) -> None:
     assert q["end_offset_ms"] <= FRAME_MS + 1e-6
 
 
+def test_motion(result: dict) -> None:
+    """The photo re-rendered moving: one scene re-rendered, both costs measured (no timing asserts)."""
+    motion = result["motion"]
+    assert not motion.get("failed"), motion.get("note")
+    assert motion["photo_scenes"] == 1 and motion["step"]["valid"]
+    assert motion["step"]["scenes_rerendered"] == 1
+    assert motion["video_s"] > 1 and motion["still_s_per_video_s"] > 0 and motion["moving_s_per_video_s"] > 0
+
+
 def test_report(result: dict) -> None:
     assert result["moviepy"]["seconds"] is None and "no-moviepy" in result["moviepy"]["note"]
     machine = result["machine"]
@@ -92,8 +101,8 @@ def test_report(result: dict) -> None:
     for wanted in ("MoviePy ÷ full render", "edit narration ÷ full", "replace image ÷ full", "reorder ÷ full",
                    "revert edit ÷ full", "composition (compose rule `s`)", "no-op run", "peak RSS of any job",
                    "min SSIM (mid-scene frame vs still)", "max |A/V offset| at scene starts",
-                   "|audio end − video end|", "average video bitrate",
-                   "full render ÷ cold preview"):  # fmt: skip
+                   "|audio end − video end|", "average video bitrate", "full render ÷ cold preview",
+                   "video jobs per second of photo scene (Ken Burns)"):  # fmt: skip
         assert wanted in figures
     preview = result["preview"]
     assert not preview.get("failed"), preview.get("note")

@@ -18,6 +18,8 @@ from reelmake.probe import probe
 from reelmake.speech import read_wav
 
 FPS = 30
+# The photo is still (motion: none) because every frame is compared with its scene's still picture;
+# tests/workflow/test_motion_render.py renders moving ones.
 SCRIPT = """---
 title: Render test
 ---
@@ -25,6 +27,7 @@ title: Render test
 This scene is a slide. It has two sentences.
 
 ## A photo
+<!-- motion: none -->
 A blue photo, fitted to the frame.
 
 ![photo](assets/photo.jpg)
