@@ -17,16 +17,11 @@ rule compose:
         mem_mb=1500,
         runtime=30,
     run:
+        # With music, the inputs include the mixed soundtrack (see compose_inputs).
         jobs.run_job(
             log[0],
             jobs.compose_final,
             composition=input.composition,
-            # With music: the mixed track and its measurements (see compose_inputs).
             soundtrack=input.get("soundtrack"),
-            video=output.video,
-            srt=output.srt,
-            vtt=output.vtt,
-            chapters=output.chapters,
-            poster=output.poster,
-            manifest=output.manifest,
+            **dict(output.items()),
         )

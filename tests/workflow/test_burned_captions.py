@@ -18,6 +18,8 @@ from reelmake.captions import MAX_LINES, split_sentence
 from reelmake.visuals import caption_layer
 
 FPS = 30
+# Photos stand still here, so that each frame can be compared with the scene's picture.
+STILL = {**SMALL, "motion": "none"}
 SCRIPT = """---
 title: Captions
 ---
@@ -36,7 +38,7 @@ The clip is narrated too.
 
 
 def render(folder: Path, **settings: object) -> Project:
-    (folder / "config.yaml").write_text(json.dumps({**SMALL, **settings}))
+    (folder / "config.yaml").write_text(json.dumps({**STILL, **settings}))
     project = Project(folder)
     project.snakemake()
     return project
@@ -183,7 +185,7 @@ def test_sidecar_and_off_burn_nothing_but_write_the_caption_files(burned: Projec
     for name in ("final.srt", "final.vtt"):
         assert (sidecar.path / "build" / name).read_text() == (burned.path / "build" / name).read_text()
     # `off` renders the same media as `sidecar`: switching between them renders nothing.
-    (sidecar.path / "config.yaml").write_text(json.dumps({**SMALL, "captions": "off"}))
+    (sidecar.path / "config.yaml").write_text(json.dumps({**STILL, "captions": "off"}))
     assert "Nothing to be done" in sidecar.snakemake("-n").stdout
 
 
@@ -211,6 +213,7 @@ def test_captions_in_other_formats_stay_title_safe(
         format=shape,
         width=width,
         height=height,
+        motion="none",
     )
     make_image(project.path / "assets" / "photo.jpg", (300, 300), (30, 80, 220))
     project.snakemake()
