@@ -14,6 +14,11 @@ include: "rules/clips.smk"
 include: "rules/compose.smk"
 
 
+# On a cluster, copying the script to build/script.yaml is not worth a SLURM job.
+localrules:
+    canonical_script,
+
+
 rule all:
     default_target: True
     input:

@@ -8,10 +8,12 @@ rule scene_gop:
         "logs/scene_gop/{hash}.log",
     benchmark:
         "build/benchmarks/scene_gop/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=cluster_limit(300, 400),
+        runtime=cluster_limit(2, 3),
     run:
         jobs.run_job(
             log[0],
@@ -32,10 +34,12 @@ rule scene_clip:
         "logs/scene_clip/{hash}.log",
     benchmark:
         "build/benchmarks/scene_clip/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=20,
+        mem_mb=cluster_limit(300, 700),
+        runtime=cluster_limit(5, 10),
     run:
         # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay.
         jobs.run_job(

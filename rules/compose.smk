@@ -18,8 +18,8 @@ rule compose:
         f"{OUT}/benchmarks/compose.tsv"
     threads: 2
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=cluster_limit(600, 400),
+        runtime=cluster_limit(5, 5),
     run:
         jobs.run_job(
             log[0],
