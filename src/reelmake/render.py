@@ -1,13 +1,20 @@
 """`reelmake render`: the same Snakemake build as `snakemake` in the project, with a progress bar.
 
 Runs Snakemake through its Python API and listens to its log events (progress, job info) to drive a
-rich progress bar; Snakemake's own console output is kept to warnings and errors.
+rich progress bar; Snakemake's own console output is kept to warnings and errors. With a profile (a
+cluster, say), it runs the `snakemake` command with that profile instead, as a user would, and reads its
+progress from the output: the profile can name any executor and option, which only Snakemake's own
+command line turns into API settings.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
+import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +91,54 @@ def render(
             snakemake_log.removeHandler(handler)
         progress.update(handler.task, description="done")
     return 0
+
+
+_STEPS = re.compile(r"^(\d+) of (\d+) steps")
+_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+_HASH = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def render_with_profile(
+    project: Path, profile: Path, config: dict[str, Any] | None = None, *, dry_run: bool = False
+) -> int:
+    """Build with ``snakemake --profile`` in the project; returns its exit status, 0 if done.
+
+    When it fails, Snakemake's error report is printed, followed by the scenes that failed (found by
+    their hashes in it), so a cluster failure names the scene as well as the job's SLURM log.
+    """
+    from reelmake.plan import plan_project
+
+    command = [sys.executable, "-m", "snakemake", "--profile", str(profile)]
+    command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
+    command += ["--dry-run"] if dry_run else []
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    errors: list[str] = []
+    tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("planning", total=None)
+        process = subprocess.Popen(
+            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line)
+            if errors or line.startswith(("Error in ", "Error executing ")):
+                errors.append(line)
+            elif steps := _STEPS.match(line):
+                progress.update(task, completed=int(steps[1]), total=int(steps[2]))
+            elif job := _SUBMITTED.search(line):
+                progress.update(task, description=f"submitted SLURM job {job[1]}")
+        status = process.wait()
+        progress.update(task, description="done" if status == 0 else "[red]failed")
+    if status != 0:
+        report = "".join(errors or tail)
+        console.print(report, markup=False, highlight=False)
+        failed = set(_HASH.findall(report))
+        for scene in plan_project(project, config).scenes:
+            if scene.hash in failed:  # named in the report
+                console.print(
+                    f"reelmake: scene {scene.index} {scene.title!r} failed ({scene.hash})", markup=False
+                )
+        console.print(f"reelmake: the render failed (snakemake --profile {profile} exited with {status})")
+    return status

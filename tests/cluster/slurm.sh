@@ -126,9 +126,11 @@ up() {
 	if [[ -e $CONF ]] && ! head -1 "$CONF" | grep -q "^$MARKER"; then
 		die "$CONF exists and is not ours: this machine has a real SLURM configuration; not touching it"
 	fi
-	if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
-		die "slurmctld or slurmd is already running (pids $(pgrep -d, -x 'slurmctld|slurmd')); stop it first"
-	fi
+	local pid running=()
+	for pid in $(pgrep -x slurmctld) $(pgrep -x slurmd); do
+		alive "$pid" && running+=("$pid")
+	done
+	((${#running[@]} == 0)) || die "slurmctld or slurmd is already running (pids ${running[*]}); stop it first"
 	rm -rf "$state"
 	mkdir -p "$state"
 	: >"$state/pids"
