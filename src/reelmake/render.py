@@ -16,10 +16,13 @@ import subprocess
 import sys
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from reelmake.plan import Plan
 
 
 class _ProgressHandler(logging.Handler):
@@ -96,6 +99,30 @@ def render(
 _STEPS = re.compile(r"^(\d+) of (\d+) steps")
 _SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 _HASH = re.compile(r"\b[0-9a-f]{16}\b")
+_SLURM_LOG = re.compile(r"log: (\S*slurm_logs\S*\.log)")
+
+
+def _failed_scenes(report: str, plan: Plan) -> list[str]:
+    """One line per scene named in Snakemake's error report, with the SLURM log of its failed job.
+
+    In the report, a cluster job's block gives its SLURM log first, then its rules and their scene hashes.
+    """
+    slurm_log_of: dict[str, str | None] = {}
+    slurm_log = None
+    for line in report.splitlines():
+        if found := _SLURM_LOG.search(line):
+            slurm_log = found[1]
+        for scene_hash in _HASH.findall(line):
+            slurm_log_of[scene_hash] = slurm_log or slurm_log_of.get(scene_hash)
+    lines = []
+    for scene in plan.scenes:
+        if scene.hash in slurm_log_of:
+            log = slurm_log_of[scene.hash]
+            where = f"; SLURM log: {log}" if log else ""
+            lines.append(f"scene {scene.index} {scene.title!r} failed ({scene.hash}){where}")
+    if not lines and slurm_log:  # the composition, or a job with no scene
+        lines.append(f"SLURM log: {slurm_log}")
+    return lines
 
 
 def render_with_profile(
@@ -123,7 +150,7 @@ def render_with_profile(
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line)
-            if errors or line.startswith(("Error in ", "Error executing ")):
+            if errors or "Error in " in line or line.startswith("Error executing "):
                 errors.append(line)
             elif steps := _STEPS.match(line):
                 progress.update(task, completed=int(steps[1]), total=int(steps[2]))
@@ -133,12 +160,8 @@ def render_with_profile(
         progress.update(task, description="done" if status == 0 else "[red]failed")
     if status != 0:
         report = "".join(errors or tail)
-        console.print(report, markup=False, highlight=False)
-        failed = set(_HASH.findall(report))
-        for scene in plan_project(project, config).scenes:
-            if scene.hash in failed:  # named in the report
-                console.print(
-                    f"reelmake: scene {scene.index} {scene.title!r} failed ({scene.hash})", markup=False
-                )
+        console.print(report, markup=False, highlight=False, soft_wrap=True)
+        for line in _failed_scenes(report, plan_project(project, config)):
+            console.print(f"reelmake: {line}", markup=False, soft_wrap=True)
         console.print(f"reelmake: the render failed (snakemake --profile {profile} exited with {status})")
     return status

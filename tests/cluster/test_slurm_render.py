@@ -27,11 +27,18 @@ pytestmark = pytest.mark.skipif(
     reason="needs the SLURM cluster that `make test-cluster` starts",
 )
 
-# The test node has 2 CPUs and no accounting database: squeue is the only source of job states.
-SLURM_ARGS = (
-    "--profile", "profiles/slurm", "--cores", "2",
-    "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-)  # fmt: skip
+SLURM_ARGS = ("--profile", "profiles/slurm")
+# Added to the profile `reelmake new` writes: the test cluster has no accounting database, so squeue is
+# the only source of job states (with sacct, Snakemake would wait for ever), and its jobs start at once.
+TEST_CLUSTER_PROFILE = "slurm-status-command: squeue\nslurm-init-seconds-before-status-checks: 2\n"
+# Inside a SLURM job (only there), every Python stops at start-up: a cluster job that fails.
+FAILING_JOBS = """
+import os
+
+if os.environ.get("SLURM_JOB_ID"):
+    os.write(2, b"injected failure: a Python started inside a SLURM job\\n")
+    os._exit(3)
+"""
 # Snakemake waits for ever on a job SLURM never starts, and ignores SIGTERM: a run past this is killed.
 RUN_TIMEOUT_S = 600
 SCENE_RULES = ("scene_image", "narration", "scene_gop", "scene_clip")
@@ -87,6 +94,8 @@ def new_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Proje
         folder = tmp_path_factory.mktemp(name) / "proj"
         assert reelmake_main(["new", str(folder)]) == 0
         (folder / "config.yaml").write_text(yaml.safe_dump(SMALL))
+        with (folder / "profiles" / "slurm" / "config.yaml").open("a") as profile:
+            profile.write(TEST_CLUSTER_PROFILE)
         project = Project(folder)
         project.write_script(script)
         return project
@@ -175,3 +184,21 @@ def test_one_scene_edit_submits_that_scene_and_the_composition(rendered: tuple[P
     assert probe(project.path / "build" / "final.mp4", decode="none").frame_count == sum(
         s["frames"] for s in project.manifest()["scenes"]
     )
+
+
+def test_a_failed_cluster_job_names_its_scene_and_slurm_log(
+    rendered: tuple[Project, str], tmp_path: Path
+) -> None:
+    project, _ = rendered
+    (tmp_path / "sitecustomize.py").write_text(FAILING_JOBS)
+    project.write_script(SCRIPT.replace("scene number 2.", "scene number two, failing."))
+    result = subprocess.run(
+        [sys.executable, "-m", "reelmake.cli", "render", "--profile", "profiles/slurm", str(project.path)],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    failed = re.search(r"reelmake: scene 2 'Scene 2' failed \([0-9a-f]{16}\); SLURM log: (\S+)", output)
+    assert failed, output[-4000:]
+    assert "injected failure" in Path(failed[1]).read_text()
