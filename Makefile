@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+VENV_CLUSTER := .venv-cluster
+
+.PHONY: demo test lint bench clean test-cluster cluster-preflight
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,20 @@ lint: $(INSTALLED)  ## ruff and snakefmt (Snakemake's --lint runs in the tests)
 
 test: lint  ## the whole test suite
 	$(BIN)/pytest -q
+
+# The SLURM executor lives in its own venv: installed, it makes every Snakemake start probe for a
+# controller (up to 10 s where none answers), and `make test` must not pay for that.
+$(VENV_CLUSTER)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV_CLUSTER)
+	$(VENV_CLUSTER)/bin/pip install --quiet --upgrade pip
+	$(VENV_CLUSTER)/bin/pip install --quiet -e '.[dev,slurm]'
+	touch $@
+
+cluster-preflight:
+	tests/cluster/slurm.sh check
+
+test-cluster: cluster-preflight $(VENV_CLUSTER)/.installed  ## render on a real one-node SLURM cluster (root, Debian)
+	tests/cluster/run.sh $(VENV_CLUSTER)/bin/python
 
 bench: $(INSTALLED)  ## speed and quality figures (not part of `make test`)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

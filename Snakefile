@@ -15,6 +15,11 @@ include: "rules/transitions.smk"
 include: "rules/compose.smk"
 
 
+# On a cluster, copying the script to build/script.yaml is not worth a SLURM job.
+localrules:
+    canonical_script,
+
+
 rule all:
     default_target: True
     input:

@@ -9,10 +9,12 @@ rule narration:
         "logs/narration/{hash}.log",
     benchmark:
         "build/benchmarks/narration/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=800,
-        runtime=10,
+        mem_mb=cluster_limit(800),
+        runtime=cluster_limit(10),
     run:
         jobs.run_job(
             log[0],
@@ -37,8 +39,8 @@ rule soundtrack:
         f"{OUT}/benchmarks/soundtrack.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=cluster_limit(1000),
+        runtime=cluster_limit(10),
     run:
         jobs.run_job(
             log[0],

@@ -8,10 +8,12 @@ rule scene_gop:
         "logs/scene_gop/{hash}.log",
     benchmark:
         "build/benchmarks/scene_gop/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=cluster_limit(300, 400),
+        runtime=cluster_limit(2, 3),
     run:
         jobs.run_job(
             log[0],
@@ -34,10 +36,12 @@ rule caption_gop:
         "logs/caption_gop/{hash}-{cue}.log",
     benchmark:
         "build/benchmarks/caption_gop/{hash}-{cue}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=cluster_limit(300, 400),
+        runtime=cluster_limit(2, 3),
     run:
         jobs.run_job(
             log[0],
@@ -59,10 +63,12 @@ rule scene_clip:
         "logs/scene_clip/{hash}.log",
     benchmark:
         "build/benchmarks/scene_clip/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=20,
+        mem_mb=cluster_limit(300, 700),
+        runtime=cluster_limit(5, 10),
     run:
         # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay (and the cues').
         jobs.run_job(

@@ -1,5 +1,6 @@
 # The plan is made when the workflow is parsed: each scene's content hash names its outputs, and spec
 # files are rewritten only when they change, so an edit reaches exactly the scenes it touches.
+import math
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +23,16 @@ LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
 wildcard_constraints:
     hash="[0-9a-f]{16}",
     cue="[0-9]+",
+
+
+def cluster_limit(fixed, per_1080p=0):
+    """A job's memory (MB) or time limit (minutes) on a cluster: ``fixed`` plus ``per_1080p`` times the
+    frame's area over 1920x1080 (4K needs four times the per-frame share), doubled on a retry, so a job the
+    cluster killed for memory or time gets twice as much. Figures: docs/scaling.md.
+    """
+    area = PLAN.settings["width"] * PLAN.settings["height"] / (1920 * 1080)
+    value = math.ceil(fixed + per_1080p * area)
+    return lambda wildcards, attempt: value * attempt
 
 
 def scene_spec(wildcards):

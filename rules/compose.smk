@@ -14,8 +14,8 @@ rule compose:
         f"{OUT}/benchmarks/compose.tsv"
     threads: 2
     resources:
-        mem_mb=1500,
-        runtime=30,
+        mem_mb=cluster_limit(600, 400),
+        runtime=cluster_limit(5, 5),
     run:
         # With music, the inputs include the mixed soundtrack (see compose_inputs).
         jobs.run_job(

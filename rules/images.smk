@@ -7,10 +7,12 @@ rule scene_image:
         "logs/scene_image/{hash}.log",
     benchmark:
         "build/benchmarks/scene_image/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=800,
-        runtime=5,
+        mem_mb=cluster_limit(300, 300),
+        runtime=cluster_limit(2, 2),
     run:
         jobs.run_job(log[0], jobs.render_scene_image, spec=input.spec, out=output[0])
 
@@ -24,10 +26,12 @@ rule caption_image:
         "logs/caption_image/{hash}-{cue}.log",
     benchmark:
         "build/benchmarks/caption_image/{hash}-{cue}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=400,
-        runtime=5,
+        mem_mb=cluster_limit(200, 200),
+        runtime=cluster_limit(2, 1),
     run:
         jobs.run_job(
             log[0],
@@ -47,9 +51,11 @@ rule scene_title:
         "logs/scene_title/{hash}.log",
     benchmark:
         "build/benchmarks/scene_title/{hash}.tsv"
+    group:
+        "scene"
     threads: 1
     resources:
-        mem_mb=300,
-        runtime=5,
+        mem_mb=cluster_limit(200, 200),
+        runtime=cluster_limit(2, 1),
     run:
         jobs.run_job(log[0], jobs.render_scene_title, spec=input.spec, out=output[0])

@@ -9,7 +9,7 @@ rule canonical_script:
         "build/benchmarks/canonical_script.tsv"
     threads: 1
     resources:
-        mem_mb=200,
+        mem_mb=400,
         runtime=2,
     run:
         jobs.run_job(

@@ -10,8 +10,8 @@ rule transition:
         "build/benchmarks/transition/{hash}.tsv"
     threads: 1
     resources:
-        mem_mb=600,
-        runtime=10,
+        mem_mb=cluster_limit(300, 300),
+        runtime=cluster_limit(2, 3),
     run:
         jobs.run_job(
             log[0],

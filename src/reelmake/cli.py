@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument(
         "--preview", action="store_true", help="a quick low-resolution render into build/preview/"
     )
+    render.add_argument(
+        "--profile",
+        type=Path,
+        help="render with this Snakemake profile, e.g. profiles/slurm (relative to the project folder)",
+    )
     render.set_defaults(run=cmd_render)
 
     gc = commands.add_parser("gc", help="show (then with --yes delete) rendered files no longer needed")
@@ -108,12 +113,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from reelmake.plan import plan_project
-    from reelmake.render import render
+    from reelmake.render import render, render_with_profile
 
     project = args.path.resolve()
     overrides = {"preview": True} if args.preview else {}
     plan = plan_project(project, overrides)  # clear errors before Snakemake starts
-    status = render(project, overrides, cores=args.cores or None, dry_run=args.dry_run)
+    if args.profile is not None:
+        if not (project / args.profile).is_dir():
+            raise UserError(f"no profile folder {args.profile} in {project}; `reelmake new` writes profiles/")
+        status = render_with_profile(project, args.profile, overrides, dry_run=args.dry_run)
+    else:
+        status = render(project, overrides, cores=args.cores or None, dry_run=args.dry_run)
     if status == 0 and not args.dry_run:
         print(project / plan.output_dir / "final.mp4")
     return status

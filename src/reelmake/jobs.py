@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,8 @@ def run_job(log_file: str, job: Callable[..., Any], **paths: Any) -> None:
     log.setLevel(logging.INFO)
     try:
         log.info("%s(%s)", job.__name__, paths)
+        if "SLURM_JOB_ID" in os.environ:  # on a cluster: which SLURM job did this, and where
+            log.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], socket.gethostname())
         job(**paths)
         log.info("done")
     except (UserError, RenderError) as error:

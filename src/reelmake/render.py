@@ -3,17 +3,27 @@
 Runs Snakemake through its Python API and listens to its log events (job info, job finished, progress):
 `WorkflowEvents` turns them into calls that the progress bar here and the studio service's worker
 (reelmake.service.worker) both implement. Snakemake's own console output is kept to warnings and errors.
+With a profile (a cluster, say), it runs the `snakemake` command with that profile instead, as a user
+would, and reads its progress from the output: the profile can name any executor and option, which only
+Snakemake's own command line turns into API settings.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
+import sys
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from reelmake.plan import Plan
 
 
 class WorkflowEvents(logging.Handler):
@@ -138,3 +148,74 @@ def render(
             return 1
         progress.update(bar.task, description="done")
     return 0
+
+
+_STEPS = re.compile(r"^(\d+) of (\d+) steps")
+_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+_HASH = re.compile(r"\b[0-9a-f]{16}\b")
+_SLURM_LOG = re.compile(r"log: (\S*slurm_logs\S*\.log)")
+
+
+def _failed_scenes(report: str, plan: Plan) -> list[str]:
+    """One line per scene named in Snakemake's error report, with the SLURM log of its failed job.
+
+    In the report, a cluster job's block gives its SLURM log first, then its rules and their scene hashes.
+    """
+    slurm_log_of: dict[str, str | None] = {}
+    slurm_log = None
+    for line in report.splitlines():
+        if found := _SLURM_LOG.search(line):
+            slurm_log = found[1]
+        for scene_hash in _HASH.findall(line):
+            slurm_log_of[scene_hash] = slurm_log or slurm_log_of.get(scene_hash)
+    lines = []
+    for scene in plan.scenes:
+        if scene.hash in slurm_log_of:
+            log = slurm_log_of[scene.hash]
+            where = f"; SLURM log: {log}" if log else ""
+            lines.append(f"scene {scene.index} {scene.title!r} failed ({scene.hash}){where}")
+    if not lines and slurm_log:  # the composition, or a job with no scene
+        lines.append(f"SLURM log: {slurm_log}")
+    return lines
+
+
+def render_with_profile(
+    project: Path, profile: Path, config: dict[str, Any] | None = None, *, dry_run: bool = False
+) -> int:
+    """Build with ``snakemake --profile`` in the project; returns its exit status, 0 if done.
+
+    When it fails, Snakemake's error report is printed, followed by the scenes that failed (found by
+    their hashes in it), so a cluster failure names the scene as well as the job's SLURM log.
+    """
+    from reelmake.plan import plan_project
+
+    command = [sys.executable, "-m", "snakemake", "--profile", str(profile)]
+    command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
+    command += ["--dry-run"] if dry_run else []
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    errors: list[str] = []
+    tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("planning", total=None)
+        process = subprocess.Popen(
+            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line)
+            if errors or "Error in " in line or line.startswith("Error executing "):
+                errors.append(line)
+            elif steps := _STEPS.match(line):
+                progress.update(task, completed=int(steps[1]), total=int(steps[2]))
+            elif job := _SUBMITTED.search(line):
+                progress.update(task, description=f"submitted SLURM job {job[1]}")
+        status = process.wait()
+        progress.update(task, description="done" if status == 0 else "[red]failed")
+    if status != 0:
+        report = "".join(errors or tail)
+        console.print(report, markup=False, highlight=False, soft_wrap=True)
+        for line in _failed_scenes(report, plan_project(project, config)):
+            console.print(f"reelmake: {line}", markup=False, soft_wrap=True)
+        console.print(f"reelmake: the render failed (snakemake --profile {profile} exited with {status})")
+    return status
