@@ -28,11 +28,11 @@ from reelmake.fsutil import atomic_output
 from reelmake.motion import Box, Motion, windows
 
 GOP_SECONDS = 2  # a keyframe every 2 s: seekable, and one IDR per 2 s keeps stills' bitrate low
-# setparams tags the frames themselves: ffmpeg takes the encoder's colour fields from the frames, and
-# every segment must carry the same ones (identical SPS) for the join to copy them.
-TAG_BT709 = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+# The frames' own tags: ffmpeg takes the encoder's colour fields and pixel aspect from the frames, and
+# every segment must carry the same ones (an identical SPS) for the join to copy them into one stream.
+FRAME_TAGS = "setsar=1,setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 # RGB → BT.709 limited range, tagged as such, so players show the colours the slide was drawn with.
-TO_YUV = f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{TAG_BT709}"
+TO_YUV = f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{FRAME_TAGS}"
 # BT.709 luma weights of red and blue (green's is the rest).
 KR, KB = 0.2126, 0.0722
 KG = 1 - KR - KB
@@ -106,7 +106,7 @@ def video_args(
         )
     duration = frames / fps
     graph = [
-        f"[0:v]fps={fps},{fitted},setsar=1,tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]",
+        f"[0:v]fps={fps},{fitted},tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]",
         "[v0][1:v]overlay=0:0:format=auto[v1]",
     ]
     inputs = ["-i", str(clip), "-loop", "1", "-framerate", str(fps), "-i", str(title)]
@@ -286,7 +286,7 @@ def encode_pictures(
     width, height = size
     args = [
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-        "-i", "pipe:0", "-vf", TAG_BT709, "-frames:v", str(frames), *encoder_args(fps), str(out),
+        "-i", "pipe:0", "-vf", FRAME_TAGS, "-frames:v", str(frames), *encoder_args(fps), str(out),
     ]  # fmt: skip
     feed_ffmpeg(args, raw(), what=f"encoding {out}")
 

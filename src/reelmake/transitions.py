@@ -14,14 +14,13 @@ import io
 import json
 from collections import deque
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
-from reelmake.clips import TAG_BT709, encoder_args, write_segment
+from reelmake.clips import FRAME_TAGS, encoder_args, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg
 
 
@@ -65,16 +64,12 @@ def render_fade(
         if count != length:
             raise RenderError(f"{after} decoded to {count} frames, not {length}")
 
-    tags = TAG_BT709
-    aspect = _sample_aspect(after_stream)
-    if aspect is not None:  # video clips carry a 1:1 pixel aspect in their SPS, stills none
-        tags += f",setsar={aspect.numerator}/{aspect.denominator}"
     piece = out.with_name(f".{out.stem}.piece.h264")
     try:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-                "-i", "pipe:0", "-vf", tags, "-frames:v", str(length), *encoder_args(fps), str(piece),
+                "-i", "pipe:0", "-vf", FRAME_TAGS, "-frames:v", str(length), *encoder_args(fps), str(piece),
             ],
             blended(),
             what=f"encoding {out}",
@@ -92,9 +87,3 @@ def _decoded(stream: bytes) -> Iterator[av.VideoFrame]:
     """The pictures of a raw H.264 stream, in order."""
     with av.open(io.BytesIO(stream), format="h264") as container:
         yield from container.decode(video=0)
-
-
-def _sample_aspect(stream: bytes) -> Fraction | None:
-    """The pixel aspect ratio a raw H.264 stream's SPS declares (None when it declares none)."""
-    with av.open(io.BytesIO(first_frames(stream, 1)), format="h264") as container:
-        return container.streams.video[0].sample_aspect_ratio

@@ -234,3 +234,12 @@ def test_narration_only_track_meets_loudness_and_true_peak(built: Path) -> None:
     assert data["true_peak_dbtp"] <= -1.0 and data["music"] is None
     assert data["true_peak_dbtp"] == pytest.approx(peak, abs=0.3)
     assert data["loudness_lufs"] == pytest.approx(loudness, abs=0.5)
+
+
+def test_every_segment_has_the_same_stream_parameters(built: Path) -> None:
+    """Slides, photos and clips share one SPS/PPS (colour tags and pixel aspect included): one stream."""
+    from reelmake.bitstream import parameter_sets
+
+    sets = {parameter_sets((built / "build" / "scenes" / s["hash"] / "clip.h264").read_bytes())
+            for s in manifest(built)["scenes"]}  # fmt: skip
+    assert len(sets) == 1
