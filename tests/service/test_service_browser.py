@@ -1,4 +1,4 @@
-"""The page in real Chromium (Debian's, driven by Playwright): upload, live progress, play, download."""
+"""The page in real Chromium (Debian's, driven by Playwright): upload, live progress, play, download, edit."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def test_upload_render_play_and_download_in_chromium(
         print("chromium", browser.version)
         page = browser.new_page(viewport={"width": 390, "height": 844}, accept_downloads=True)  # a phone
         page.goto(server.url + "/")
-        page.set_input_files("input[name=script]", str(tmp_path / "script.md"))
-        page.set_input_files("input[name=assets]", str(tmp_path / "photo.png"))
+        page.set_input_files("#upload input[name=script]", str(tmp_path / "script.md"))
+        page.set_input_files("#upload input[name=assets]", str(tmp_path / "photo.png"))
         page.keyboard.press("Tab")
         page.get_by_role("button", name="Upload").press("Enter")  # keyboard only
         page.get_by_role("heading", name="Small").wait_for()
@@ -74,6 +74,18 @@ def test_upload_render_play_and_download_in_chromium(
         saved = tmp_path / download.suggested_filename
         download.save_as(saved)
         src = page.eval_on_selector("#player", "v => v.getAttribute('src')")
+
+        # Edit one scene in the page and render again: only that scene is rendered.
+        edited = tmp_path / "edited" / "script.md"
+        edited.parent.mkdir()
+        edited.write_text(small_script("![Photo](assets/photo.png)", "An edited slide."))
+        page.set_input_files("#edit input[name=script]", str(edited))
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("Saved.").wait_for()
+        page.get_by_role("button", name="Render").press("Enter")
+        page.wait_for_function("document.getElementById('stage').textContent === 'done (100 %)'")
+        page.wait_for_function("document.querySelector('#scenes tr td:last-child').textContent === 'cached'")
+        assert page.locator("#scenes tr td:last-child").all_text_contents() == ["cached", "done"]
         browser.close()
     project_id, render = src.split("/")[2:4]
     kept = server.data / "projects" / project_id / "renders" / render / "final.mp4"
