@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import yaml
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output
-from reelmake.plan import Plan
+from reelmake.plan import NARRATION_CACHE, Plan, narration_key
 
 log = logging.getLogger("reelmake")
 
@@ -119,14 +120,34 @@ def render_scene_title(spec: str, out: str) -> None:
 
 
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
-    """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings."""
+    """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings.
+
+    The same narration made before (for a preview, or before the scene's picture changed) is copied
+    from the narration cache instead.
+    """
+    data = _spec(spec)
+    outputs = {"narration.wav": Path(wav), "narration.m4a": Path(aac), "timing.json": Path(timing)}
+    cached = NARRATION_CACHE / narration_key(data)
+    if all((cached / name).is_file() for name in outputs):
+        for name, out in outputs.items():
+            with atomic_output(out) as tmp:  # a copy: a fresh mtime, newer than the spec it is made for
+                shutil.copyfile(cached / name, tmp)
+        log.info("reused the narration made before (%s)", cached)
+        return
+    _speak(data, wav, aac, timing)
+    for name, out in outputs.items():  # timing.json last: a complete entry has all three
+        with atomic_output(cached / name) as tmp:
+            os.link(out, tmp)
+
+
+def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
+    """The narration of a scene's spec, spoken (or taken from its recording) and measured."""
     from reelmake import aac as aac_codec
     from reelmake.audiofile import decode_audio, load_sound
     from reelmake.captions import time_captions
     from reelmake.loudness import TRUE_PEAK_MAX_DB, block_powers, normalize, true_peak_db
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, from_recording, narrate, write_wav
 
-    data = _spec(spec)
     if "voice_file" in data:
         narration = from_recording(
             load_sound(Path(data["voice_file"]["path"]), 1, shown_as=data["voice_file"]["path"])[0],

@@ -48,6 +48,11 @@ CONFIG_NAME = "config.yaml"
 PREVIEW = BUILD / "preview"  # a preview's final outputs; its scenes have their own hashes
 FORMATS = {"landscape": (1920, 1080), "vertical": (1080, 1920), "square": (1080, 1080)}
 PREVIEW_SHORT_SIDE = 360  # 640x360 for landscape: a ninth of the pixels of 1080p
+# What a scene's narration (its sound, timings and cues) is made from. The picture's settings (size, fit,
+# motion, captions, asset) are not among them, so a preview or a new picture reuses the narration from
+# build/cache/narration/ instead of speaking it again. A spec key that shapes the sound must be listed here.
+NARRATION_KEYS = ("renderer", "fps", "narration", "speech", "min_duration_s", "voice_file")
+NARRATION_CACHE = BUILD / "cache" / "narration"
 MIN_MUSIC_S = 1.0  # shorter music would loop as a buzz
 
 
@@ -165,6 +170,11 @@ def scene_folder(scene_hash: str) -> Path:
 
 def spec_path(scene_hash: str) -> Path:
     return BUILD / "specs" / f"{scene_hash}.json"
+
+
+def narration_key(spec: dict[str, Any]) -> str:
+    """The hash of what a scene's narration is made from (see NARRATION_KEYS)."""
+    return _hash({key: spec[key] for key in NARRATION_KEYS if key in spec})
 
 
 def transition_file(transition_hash: str, suffix: str) -> Path:
@@ -380,7 +390,8 @@ def _music(
 
 
 def unused_outputs(project: Path, keep: set[str] | frozenset[str] = frozenset()) -> list[Path]:
-    """Scene folders and fade segments that neither the full render, nor the preview, nor ``keep`` use.
+    """Scene folders, fade segments and cached narrations that neither the full render, nor the preview,
+    nor ``keep`` use.
 
     ``keep`` holds more scene hashes to keep (e.g. those of a studio render kept by its policy).
     """
@@ -388,9 +399,11 @@ def unused_outputs(project: Path, keep: set[str] | frozenset[str] = frozenset())
     plans = [plan_project(project, {"preview": preview}) for preview in (False, True)]
     scenes = {scene.hash for plan in plans for scene in plan.scenes} | set(keep)
     fades = {t.hash for plan in plans for t in plan.transitions if t is not None}
+    voices = {narration_key(scene.spec) for plan in plans for scene in plan.scenes}
     return [
         *(f for f in sorted((project / BUILD / "scenes").glob("*")) if f.name not in scenes),
         *(s for s in sorted((project / BUILD / "transitions").glob("*.h264")) if s.stem not in fades),
+        *(n for n in sorted((project / NARRATION_CACHE).glob("*")) if n.name not in voices),
     ]
 
 

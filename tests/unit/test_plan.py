@@ -215,3 +215,19 @@ def test_bad_music_is_refused_with_the_setting_named(project: Path, setting: str
     with pytest.raises(UserError) as error:
         plan_project(project)
     assert str(error.value).startswith(expected), str(error.value)
+
+
+def test_the_narration_key_ignores_the_picture() -> None:
+    from reelmake.plan import narration_key
+
+    spec = {"renderer": "r", "fps": 30, "narration": "Hello.", "speech": {"voice": "heart"},
+            "min_duration_s": 0.0, "width": 1920, "height": 1080, "fit": "cover", "kind": "image",
+            "asset": {"sha256": "a"}, "captions": "burn", "motion": {"direction": "zoom-in"}}  # fmt: skip
+    key = narration_key(spec)
+    pictures = [{"width": 640, "height": 360}, {"asset": {"sha256": "b"}}, {"fit": "contain"},
+                {"motion": {"direction": "pan-left"}}, {"captions": "off"}, {"title": "Other"}]  # fmt: skip
+    for picture in pictures:
+        assert narration_key({**spec, **picture}) == key, picture
+    for sound in ({"narration": "Hi."}, {"fps": 25}, {"speech": {"voice": "heart", "speed": 1.2}},
+                  {"min_duration_s": 3.0}, {"voice_file": {"sha256": "c"}}, {"renderer": "r2"}):  # fmt: skip
+        assert narration_key({**spec, **sound}) != key, sound

@@ -24,6 +24,15 @@ def test_preview_renders_small_beside_the_full_render(new_project: Callable[...,
     assert (preview.width, preview.height, preview.decode_errors) == (640, 360, [])
     manifest = json.loads((project.path / "build" / "preview" / "manifest.json").read_text())
     assert abs(manifest["duration_s"] - project.manifest()["duration_s"]) < 1e-6  # same timing
+    # The preview's scenes are new, but their narration is the full render's, reused rather than spoken.
+    for full_scene, small_scene in zip(project.manifest()["scenes"], manifest["scenes"], strict=True):
+        assert full_scene["hash"] != small_scene["hash"]
+        wavs = [
+            project.path / "build" / "scenes" / s["hash"] / "narration.wav" for s in (full_scene, small_scene)
+        ]
+        assert wavs[0].read_bytes() == wavs[1].read_bytes()
+        log = (project.path / "logs" / "narration" / f"{small_scene['hash']}.log").read_text()
+        assert "reused the narration made before" in log
     # The full render's files are untouched, and it has nothing to do afterwards.
     assert full.stat().st_mtime_ns == full_mtime
     assert all(project.scene_files()[name] == mtime for name, mtime in full_scenes.items())
