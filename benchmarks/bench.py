@@ -462,8 +462,8 @@ def video_seconds(build: Path, scene_hash: str) -> float:
 def motion_step(project: BenchProject, cores: int, full: float) -> dict[str, Any]:
     """The photo scenes re-rendered moving (``motion: auto``): the run, and the video cost per second.
 
-    Runs last, so that every other figure is of the still project. The step's wall time includes
-    re-speaking those scenes (the motion setting is part of their hash); the cost per second of video
+    Runs last, so that every other figure is of the still project. The motion setting is part of those
+    scenes' hashes, but their narration comes from the narration cache; the cost per second of video
     counts only the picture and video jobs, moving (canvas, title, every frame) against still (picture,
     GOP, repeated GOP) for the same scenes.
     """
@@ -488,7 +488,7 @@ def motion_step(project: BenchProject, cores: int, full: float) -> dict[str, Any
         "still_video_jobs_s": round(still_s, 2),
         "moving_s_per_video_s": round(moving_s / video_s, 4) if video_s else None,
         "still_s_per_video_s": round(still_s / video_s, 4) if video_s else None,
-        "note": "photo scenes with motion: auto; wall includes re-speaking them (motion is in their hash); "
+        "note": "photo scenes with motion: auto; their narration is reused from the narration cache; "
         "per-second figures sum Snakemake's `s` of scene_image, scene_title, scene_gop, scene_clip",
     }
 
@@ -664,7 +664,7 @@ def targets(result: dict[str, Any], fps: int) -> list[dict[str, Any]]:
     add("video jobs per second of photo scene (Ken Burns)", cost, "—", None)
     step = motion.get("step")
     wall = f"{step['wall_s']:.2f} s ({step['scenes_rerendered']} re-rendered)" if step else "n/a"
-    add("photos re-rendered with motion (incl. their narration)", wall, "—", None)
+    add("photos re-rendered with motion (narration reused)", wall, "—", None)
     return rows
 
 
