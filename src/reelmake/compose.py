@@ -119,8 +119,10 @@ def compose(
         # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted); the track's
         # true peak is its loudest scene's, as each window starts and ends in silence.
         peaks = [p for p in scene_peaks if p is not None]
+        loudness = lufs_of_blocks(np.asarray(blocks))
         audio = {
-            "loudness_lufs": round(lufs_of_blocks(np.asarray(blocks)), 2),
+            # A video without a sound has no loudness (null: -Infinity is not JSON).
+            "loudness_lufs": round(loudness, 2) if np.isfinite(loudness) else None,
             "true_peak_dbtp": round(max(peaks), 2) if peaks else None,
         }
     metadata = work / "chapters.ffmeta"

@@ -57,3 +57,17 @@ def test_poster_setting_picks_a_frame_or_makes_a_title_card(new_project: Callabl
     assert card.shape == (720, 1280, 3)
     assert card[5:40, 5:60].mean() < 0.6 * 200  # the red first scene, darkened
     assert (card.min(axis=2) > 200).mean() > 0.01  # light title text over it
+
+
+def test_a_silent_video_has_strict_json_in_its_manifest(new_project: Callable[..., Project]) -> None:
+    import json
+
+    project = new_project("## Quiet\n<!-- duration: 1 -->\n")
+    project.snakemake()
+    text = (project.path / "build" / "manifest.json").read_text()
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in manifest.json")
+
+    data = json.loads(text, parse_constant=refuse)
+    assert data["loudness_lufs"] is None and data["duration_s"] == 1.0
