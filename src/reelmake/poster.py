@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from reelmake.fonts import BOLD, default_stack
 from reelmake.fsutil import atomic_output
-from reelmake.visuals import SAFE_MARGIN, THEMES
+from reelmake.visuals import THEMES, safe_margins
 
 POSTER_SHORT_SIDE = 720  # 1280x720 for landscape, 720x1280 vertical, 720x720 square
 SHADE = 0.45  # how bright the frame stays under a title card's text
@@ -39,7 +39,7 @@ def title_card(frame: Image.Image, title: str) -> Image.Image:
     width, height = frame.size
     unit = min(width, height)
     card = frame.convert("RGB").point(lambda value: value * SHADE)
-    margin_x, margin_y = round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
+    margin_x, margin_y = safe_margins(width, height)
     block = default_stack().fit(
         title,
         width - 2 * margin_x,

@@ -132,13 +132,18 @@ def run_workflow(
             snakemake_log.removeHandler(events)
 
 
+def _progress(console: Console) -> Progress:
+    """The bar both ways of rendering show: the current step, the bar, done/total, elapsed time."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=False)
+
+
 def render(
     project: Path, config: dict[str, Any] | None = None, *, cores: int | None = None, dry_run: bool = False
 ) -> int:
     """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done."""
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _progress(console) as progress:
         bar = _ProgressBar(progress)
         try:
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)
@@ -193,10 +198,9 @@ def render_with_profile(
     command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
     command += ["--dry-run"] if dry_run else []
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     errors: list[str] = []
     tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
-    with Progress(*columns, console=console, transient=False) as progress:
+    with _progress(console) as progress:
         task = progress.add_task("planning", total=None)
         process = subprocess.Popen(
             command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1

@@ -56,7 +56,7 @@ BAND_ACCENT = THEMES["dark"].accent
 WHITE = (255, 255, 255, 255)
 
 
-def _margins(width: int, height: int) -> tuple[int, int]:
+def safe_margins(width: int, height: int) -> tuple[int, int]:
     """The title-safe margin in pixels: (horizontal, vertical)."""
     return round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
 
@@ -90,7 +90,7 @@ def render_slide(
     stack = default_stack()
     box_left, box_top, box_right, box_bottom = text_box or (0, 0, width, height)
     unit = min(box_right - box_left, box_bottom - box_top)
-    margin_x, margin_y = _margins(box_right - box_left, box_bottom - box_top)
+    margin_x, margin_y = safe_margins(box_right - box_left, box_bottom - box_top)
     box_width = box_right - box_left - 2 * margin_x
     box_height = box_bottom - box_top - 2 * margin_y
     bar_width, bar_height = round(unit * 0.09), max(2, round(unit * 0.008))
@@ -185,7 +185,7 @@ def _title_band(title: str, width: int, height: int, at_top: bool = False) -> Im
     """
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     unit = min(width, height)
-    margin_x, margin_y = _margins(width, height)
+    margin_x, margin_y = safe_margins(width, height)
     padding = max(2, round(unit * 0.022))
     stripe = max(2, round(unit * 0.008))
     block = default_stack().fit(
@@ -247,7 +247,7 @@ def caption_layer(lines: tuple[str, ...], width: int, height: int) -> Image.Imag
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     stack = default_stack()
     unit = min(width, height)
-    margin_x, margin_y = _margins(width, height)
+    margin_x, margin_y = safe_margins(width, height)
     padding = max(2, round(unit * 0.014))
     room = width - 2 * margin_x - 2 * padding
     size = max(6, round(unit * CAPTION_SIZE))
