@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 VENV_CLUSTER := .venv-cluster
 
-.PHONY: demo test lint bench clean test-cluster cluster-preflight
+.PHONY: demo test lint bench soak clean test-cluster cluster-preflight
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ cluster-preflight:
 
 test-cluster: cluster-preflight $(VENV_CLUSTER)/.installed  ## render on a real one-node SLURM cluster (root, Debian)
 	tests/cluster/run.sh $(VENV_CLUSTER)/bin/python
+
+soak: $(INSTALLED)  ## the fault suite at full size: more kills, fuzz examples and load (not part of CI)
+	REELMAKE_SOAK=1 $(BIN)/pytest -q -m fault tests
 
 bench: $(INSTALLED)  ## speed and quality figures (not part of `make test`)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

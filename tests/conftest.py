@@ -12,10 +12,24 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from reelmake.cli import main as reelmake_main
 
 SMALL = {"width": 320, "height": 180}
+
+# `make soak` sets REELMAKE_SOAK=1: the fault suite runs its larger counts (kills, fuzz examples, load).
+SOAK = os.environ.get("REELMAKE_SOAK") == "1"
+
+
+def fault_count(bounded: int, soak: int) -> int:
+    """How many times a fault test repeats: ``bounded`` in `make test`, ``soak`` in `make soak`."""
+    return soak if SOAK else bounded
+
+
+settings.register_profile("bounded", deadline=None, max_examples=60, derandomize=True, print_blob=True)
+settings.register_profile("soak", deadline=None, max_examples=2000, print_blob=True)
+settings.load_profile("soak" if SOAK else "bounded")
 
 
 @dataclass
