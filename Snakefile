@@ -24,9 +24,4 @@ rule all:
     default_target: True
     input:
         "build/script.yaml",
-        f"{OUT}/final.mp4",
-        f"{OUT}/final.srt",
-        f"{OUT}/final.vtt",
-        f"{OUT}/chapters.txt",
-        f"{OUT}/poster.jpg",
-        f"{OUT}/manifest.json",
+        *PUBLISHED.values(),

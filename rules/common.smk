@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reelmake import jobs
 from reelmake.errors import UserError
-from reelmake.plan import plan_project, spec_path, transition_file
+from reelmake.plan import PUBLISHED_FILES, plan_project, spec_path, transition_file
 
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
@@ -18,6 +18,9 @@ if workflow.is_main_process:
 # The final outputs' folder: build/, or build/preview/ for a preview (its logs go beside the full render's).
 OUT = PLAN.output_dir
 LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
+# What a render publishes (build/final.mp4, ...), and where the join writes them first (see publish).
+PUBLISHED = {key: f"{OUT}/{name}" for key, name in PUBLISHED_FILES.items()}
+STAGED = {key: f"{OUT}/compose/{name}" for key, name in PUBLISHED_FILES.items()}
 
 
 wildcard_constraints:

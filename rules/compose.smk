@@ -1,13 +1,10 @@
 rule compose:
     input:
         unpack(compose_inputs),
+    # Staged beside the published files: Snakemake deletes a job's outputs before it runs, so a join
+    # that fails (full disk, a kill) must not have the published video as its output.
     output:
-        video=f"{OUT}/final.mp4",
-        srt=f"{OUT}/final.srt",
-        vtt=f"{OUT}/final.vtt",
-        chapters=f"{OUT}/chapters.txt",
-        poster=f"{OUT}/poster.jpg",
-        manifest=f"{OUT}/manifest.json",
+        **STAGED,
     log:
         f"{LOGS}/compose.log",
     benchmark:
@@ -25,3 +22,17 @@ rule compose:
             soundtrack=input.get("soundtrack"),
             **dict(output.items()),
         )
+
+
+# The finished files replace the published ones only once all of them exist and were checked; the
+# previous video stays in place through any failure of the join.
+rule publish:
+    input:
+        **STAGED,
+    output:
+        **PUBLISHED,
+    log:
+        f"{LOGS}/publish.log",
+    localrule: True
+    run:
+        jobs.run_job(log[0], jobs.publish, staged=list(input), published=list(output))

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import yaml
 
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
-from reelmake.fsutil import atomic_output
+from reelmake.fsutil import atomic_output, link_or_copy
 from reelmake.plan import NARRATION_CACHE, Plan, narration_key
 
 log = logging.getLogger("reelmake")
@@ -273,6 +274,18 @@ def mix_soundtrack(composition: str, out: str, report: str) -> None:
 
     measured = render(json.loads(Path(composition).read_text(encoding="utf-8")), Path(out), Path(report))
     log.info("%.2f LUFS, true peak %.2f dBTP", measured["loudness_lufs"], measured["true_peak_dbtp"])
+
+
+def publish(staged: list[str], published: list[str]) -> None:
+    """Replace the published video and its companions with the join's checked, staged ones."""
+    for source, target in zip(staged, published, strict=True):
+        link_or_copy(source, target)
+    # A hard link shares its file's mtime, and Snakemake fails a job whose output is older than any of
+    # its inputs: give every published file (and so its staged twin) the same, current time.
+    now = time.time_ns()
+    for target in published:
+        os.utime(target, ns=(now, now))
+    log.info("published %s", ", ".join(published))
 
 
 def compose_final(composition: str, soundtrack: list[str] | None = None, **outputs: str) -> None:

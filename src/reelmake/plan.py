@@ -54,6 +54,16 @@ PREVIEW_SHORT_SIDE = 360  # 640x360 for landscape: a ninth of the pixels of 1080
 NARRATION_KEYS = ("renderer", "fps", "narration", "speech", "min_duration_s", "voice_file")
 NARRATION_CACHE = BUILD / "cache" / "narration"
 MIN_MUSIC_S = 1.0  # shorter music would loop as a buzz
+# What a render publishes in its output folder, by the compose rule's output names; published in this
+# order, so the video replaces the old one after its companions, and the manifest comes last.
+PUBLISHED_FILES = {
+    "srt": "final.srt",
+    "vtt": "final.vtt",
+    "chapters": "chapters.txt",
+    "poster": "poster.jpg",
+    "video": "final.mp4",
+    "manifest": "manifest.json",
+}
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def corner(frame: np.ndarray) -> np.ndarray:
 
 
 def test_turning_transitions_off_renders_no_scene(renders: dict[str, Path]) -> None:
-    assert jobs_run(renders["cuts_jobs"]) == {"compose": 1, "all": 1}
+    assert jobs_run(renders["cuts_jobs"]) == {"compose": 1, "publish": 1, "all": 1}
 
 
 def test_a_fade_blends_the_held_last_picture_into_the_next_scene(
@@ -206,7 +206,7 @@ def test_editing_a_scene_renders_it_and_its_two_transitions(slides_project: Proj
     result = project.snakemake()
     assert jobs_run(result.stderr) == {
         "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_gop": 1, "scene_clip": 1,
-        "transition": 2, "compose": 1, "all": 1,
+        "transition": 2, "compose": 1, "publish": 1, "all": 1,
     }  # fmt: skip
     assert len(rebuilt(scenes, project.scene_files())) == 1
     new = composition_transitions(project)
@@ -226,7 +226,13 @@ def test_reorder_renders_only_the_transitions_whose_neighbours_changed(slides_pr
     old = composition_transitions(project)
     project.write_script(slides("A", "B", "D", "C"))
     result = project.snakemake()
-    assert jobs_run(result.stderr) == {"canonical_script": 1, "transition": 2, "compose": 1, "all": 1}
+    assert jobs_run(result.stderr) == {
+        "canonical_script": 1,
+        "transition": 2,
+        "compose": 1,
+        "publish": 1,
+        "all": 1,
+    }
     assert rebuilt(scenes, project.scene_files()) == set()
     after = transition_files(project)
     assert {name: after[name] for name in fades} == fades

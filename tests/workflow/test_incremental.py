@@ -76,7 +76,7 @@ def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
     result = project.snakemake()
     assert jobs_run(result.stderr) == {
         "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_gop": 1, "scene_clip": 1,
-        "compose": 1, "all": 1,
+        "compose": 1, "publish": 1, "all": 1,
     }  # fmt: skip
     changed = rebuilt(before, project.scene_files())
     new_hash = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}["Two"]
@@ -108,7 +108,7 @@ def test_reorder_rebuilds_no_scene_and_changes_the_order(project: Project) -> No
     project.write_script(script(reordered))
     result = project.snakemake()
     assert rebuilt(before, project.scene_files()) == set()
-    assert jobs_run(result.stderr) == {"canonical_script": 1, "compose": 1, "all": 1}
+    assert jobs_run(result.stderr) == {"canonical_script": 1, "compose": 1, "publish": 1, "all": 1}
     assert scene_order(project) == ["Three", "One", "Two"]
     assert nothing_to_do(project)
 
@@ -123,7 +123,9 @@ def test_edit_outside_any_scene_rebuilds_no_scene(project: Project) -> None:
 
 
 def test_a_corrupt_join_is_never_published(project: Project) -> None:
-    """Damage one scene's clip: the join fails validation with the reason, and no final.mp4 is left."""
+    """Damage one scene's clip: the join fails validation with the reason, and the video published
+    before stays as it was."""
+    published = (project.path / "build" / "final.mp4").read_bytes()
     clip = next((project.path / "build" / "scenes").glob("*/clip.h264"))
     data = bytearray(clip.read_bytes())
     middle = len(data) // 2
@@ -132,8 +134,9 @@ def test_a_corrupt_join_is_never_published(project: Project) -> None:
     result = project.snakemake(check=False)
     assert result.returncode != 0
     assert "is damaged" in result.stderr and "Traceback" not in result.stderr
-    assert not (project.path / "build" / "final.mp4").exists()
-    assert not list((project.path / "build").glob(".final*"))
+    assert (project.path / "build" / "final.mp4").read_bytes() == published
+    assert not (project.path / "build" / "compose" / "final.mp4").exists()
+    assert not list((project.path / "build").rglob(".final*"))
 
 
 def test_gc_removes_only_scenes_the_script_no_longer_uses(project: Project) -> None:

@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reelmake.plan import BUILD, PREVIEW
+from reelmake.fsutil import link_or_copy
+from reelmake.plan import BUILD, PREVIEW, PUBLISHED_FILES
 from reelmake.service.projects import ProjectStore
 from reelmake.service.store import ACTIVE, Job, JobStore, now
 
-RENDER_FILES = ("final.mp4", "final.srt", "final.vtt", "chapters.txt", "poster.jpg", "manifest.json")
 KILL_GRACE_S = 5.0
 FINAL_TYPES = ("succeeded", "failed", "cancelled")
 
@@ -247,13 +247,9 @@ class Runner:
         source = project / (PREVIEW if job.preview else BUILD)
         target = render_folder(project, job.job_id)
         target.mkdir(parents=True, exist_ok=True)
-        for name in RENDER_FILES:
+        for name in PUBLISHED_FILES.values():
             if (source / name).is_file():
-                (target / name).unlink(missing_ok=True)
-                try:
-                    (target / name).hardlink_to(source / name)
-                except OSError:
-                    shutil.copy2(source / name, target / name)
+                link_or_copy(source / name, target / name)
 
 
 def urls(job: Job) -> dict[str, str]:
