@@ -175,12 +175,24 @@ def _vtt_text(line: str) -> str:
 
 
 def to_srt(captions: Iterable[Caption]) -> str:
+    """SubRip; the text is defused, so nothing a script says is read as markup or a cue's timing."""
     blocks = []
     for number, caption in enumerate(captions, start=1):
-        blocks.append(
-            f"{number}\n{_stamp(caption.start_s)} --> {_stamp(caption.end_s)}\n" + "\n".join(caption.lines)
-        )
+        text = "\n".join(_srt_text(line) for line in caption.lines)
+        blocks.append(f"{number}\n{_stamp(caption.start_s)} --> {_stamp(caption.end_s)}\n{text}")
     return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+# SubRip has no escapes: players read <b> or <font> in its text as markup, a line with "-->" as a timing
+# line, and (converting to ASS, as ffmpeg and libass-based players do) anything in braces as override tags,
+# hidden or obeyed. An invisible word joiner after "<" and inside "-->" leaves no tag or arrow to find, and
+# braces become their full-width forms, the only way to show a brace that no ASS renderer reads.
+_WORD_JOINER = "\u2060"
+_SRT_DEFUSED = str.maketrans({"<": "<" + _WORD_JOINER, "{": "\uff5b", "}": "\uff5d"})
+
+
+def _srt_text(line: str) -> str:
+    return line.translate(_SRT_DEFUSED).replace("-->", "--" + _WORD_JOINER + ">")
 
 
 def _stamp(seconds: float, decimal: str = ",") -> str:

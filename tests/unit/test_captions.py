@@ -177,3 +177,29 @@ def test_srt_is_numbered_continuously() -> None:
     blocks = to_srt(captions).rstrip("\n").split("\n\n")
     assert [block.splitlines()[0] for block in blocks] == ["1", "2", "3", "4"]
     assert blocks[-1] == "4\n00:00:06,500 --> 00:00:07,000\nDone."
+
+
+def test_srt_text_is_shown_as_written_by_ffmpegs_subrip_reader(tmp_path) -> None:
+    """ffmpeg's SubRip decoder (what ffmpeg- and libass-based players use) turns <b> into bold and keeps
+    {\\an8} as a positioning tag; a script's text must reach the screen as plain characters instead."""
+    import subprocess
+
+    from reelmake.ffmpeg import ffmpeg_exe
+
+    lines = ("Say <b>bold</b> {\\an8} up", "and a --> b {curly}")
+    (tmp_path / "cues.srt").write_text(to_srt([Caption(0.0, 1.0, lines)]), encoding="utf-8")
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "cues.srt"), str(tmp_path / "cues.ass")],
+        check=True,
+    )
+    (dialogue,) = [
+        line
+        for line in (tmp_path / "cues.ass").read_text(encoding="utf-8").splitlines()
+        if line.startswith("Dialogue:")
+    ]
+    text = dialogue.split(",", 9)[9]
+    assert "{" not in text and "\\b1" not in text  # no override block for an ASS renderer to hide or obey
+    shown = text.replace("\u2060", "").replace("\uff5b", "{").replace("\uff5d", "}")
+    assert shown == "\\N".join(lines)
+    blocks = to_srt([Caption(0.0, 1.0, lines)]).split("\n")
+    assert sum("-->" in line for line in blocks) == 1  # only the timing line
