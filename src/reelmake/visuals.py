@@ -17,6 +17,9 @@ from reelmake.fsutil import atomic_output
 
 # Title-safe margin on each side, as a fraction of that dimension.
 SAFE_MARGIN = 0.06
+# TikTok, Shorts and Reels draw their tabs over the top tenth of a portrait video, the post's text and
+# sound over roughly its bottom fifth, and a column of buttons at its right edge (fractions of the frame).
+PORTRAIT_APP_UI = {"top": 0.10, "bottom": 0.22, "side": 0.12}
 FITS = ("cover", "contain")
 
 RGB = tuple[int, int, int]
@@ -59,6 +62,18 @@ WHITE = (255, 255, 255, 255)
 def safe_margins(width: int, height: int) -> tuple[int, int]:
     """The title-safe margin in pixels: (horizontal, vertical)."""
     return round(width * SAFE_MARGIN), round(height * SAFE_MARGIN)
+
+
+def overlay_area(width: int, height: int) -> tuple[int, int, int, int]:
+    """Where captions and title bands go (left, top, right, bottom): the title-safe area, and on a portrait
+    frame also clear of what short-video apps draw over it (see PORTRAIT_APP_UI)."""
+    margin_x, margin_y = safe_margins(width, height)
+    if height <= width:
+        return margin_x, margin_y, width - margin_x, height - margin_y
+    side = max(margin_x, round(width * PORTRAIT_APP_UI["side"]))
+    top = max(margin_y, round(height * PORTRAIT_APP_UI["top"]))
+    bottom = max(margin_y, round(height * PORTRAIT_APP_UI["bottom"]))
+    return side, top, width - side, height - bottom
 
 
 def _save(image: Image.Image, out: Path) -> None:
@@ -185,12 +200,12 @@ def _title_band(title: str, width: int, height: int, at_top: bool = False) -> Im
     """
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     unit = min(width, height)
-    margin_x, margin_y = safe_margins(width, height)
+    area_left, area_top, area_right, area_bottom = overlay_area(width, height)
     padding = max(2, round(unit * 0.022))
     stripe = max(2, round(unit * 0.008))
     block = default_stack().fit(
         title,
-        width - 2 * margin_x - 2 * padding - stripe,
+        area_right - area_left - 2 * padding - stripe,
         height * 0.22,
         max_size=round(unit * 0.055),
         min_size=round(unit * 0.03),
@@ -203,10 +218,10 @@ def _title_band(title: str, width: int, height: int, at_top: bool = False) -> Im
         return layer
     band_width = math.ceil(block.width) + 2 * padding + stripe
     band_height = block.height + 2 * padding
-    top = margin_y if at_top else height - margin_y - band_height
+    top = area_top if at_top else area_bottom - band_height
     bottom = top + band_height
     # The band hugs the text and sits on the reading side: left for LTR titles, right for RTL ones.
-    left = width - margin_x - band_width if block.rtl else margin_x
+    left = area_right - band_width if block.rtl else area_left
     draw = ImageDraw.Draw(layer)
     draw.rectangle((left, top, left + band_width - 1, bottom - 1), fill=BAND_FILL)
     stripe_x = left + band_width - stripe if block.rtl else left
@@ -247,9 +262,9 @@ def caption_layer(lines: tuple[str, ...], width: int, height: int) -> Image.Imag
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     stack = default_stack()
     unit = min(width, height)
-    margin_x, margin_y = safe_margins(width, height)
+    area_left, _, area_right, area_bottom = overlay_area(width, height)
     padding = max(2, round(unit * 0.014))
-    room = width - 2 * margin_x - 2 * padding
+    room = area_right - area_left - 2 * padding
     size = max(6, round(unit * CAPTION_SIZE))
     laid = [stack.layout(line, size) for line in lines]
     while size > 6 and max(line.width for line in laid) > room:
@@ -259,7 +274,7 @@ def caption_layer(lines: tuple[str, ...], width: int, height: int) -> Image.Imag
     line_height = math.ceil(size * 1.3)
     box_width = math.ceil(max(line.width for line in laid)) + 2 * padding
     box_height = line_height * len(laid) + 2 * padding
-    left, top = (width - box_width) // 2, height - margin_y - box_height
+    left, top = (width - box_width) // 2, area_bottom - box_height
     draw = ImageDraw.Draw(layer)
     draw.rectangle((left, top, left + box_width - 1, top + box_height - 1), fill=CAPTION_FILL)
     for index, line in enumerate(laid):

@@ -271,3 +271,17 @@ def test_caption_lines_are_two_separate_lines() -> None:
     two = ink_box(caption_layer(("Line one", "Line two"), W, H))
     # The box keeps its bottom and grows upwards by one line (11 px at 320x180).
     assert two[3] == one[3] and (two[3] - two[1]) - (one[3] - one[1]) >= 10
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (360, 640)])  # full size and its preview
+def test_portrait_text_keeps_clear_of_short_video_apps(size: tuple[int, int]) -> None:
+    """Shorts, Reels and TikTok cover a portrait video's top tenth, bottom fifth and right edge."""
+    width, height = size
+    for box in (
+        ink_box(caption_layer(LONGEST_CUE, width, height)),
+        ink_box(_title_band("A title long enough to take two lines of the band", width, height)),
+        ink_box(_title_band("A title long enough to take two lines of the band", width, height, at_top=True)),
+    ):
+        left, top, right, bottom = box
+        assert top >= 0.10 * height and bottom <= 0.78 * height + 1
+        assert left >= 0.12 * width - 1 and right <= 0.88 * width + 1
