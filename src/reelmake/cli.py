@@ -8,11 +8,11 @@ import json
 import os
 import shutil
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 from reelmake import __version__
 from reelmake.errors import UserError
+from reelmake.workflow import project_template
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--token", default=os.environ.get("REELMAKE_TOKEN"), help="or REELMAKE_TOKEN")
     serve.add_argument("--max-upload-mb", type=float, default=2000, help="one upload's limit (default 2000)")
     serve.add_argument("--max-archive-files", type=int, default=1000, help="files in one archive")
+    serve.add_argument(
+        "--profile",
+        type=Path,
+        help="render with this Snakemake profile of each project, e.g. profiles/slurm (a cluster)",
+    )
     serve.add_argument("--gc-every", type=float, metavar="HOURS", help="run `reelmake gc --data` this often")
     serve.add_argument("--gc-keep", type=int, metavar="N", help="its --keep (default: keep every render)")
     serve.add_argument("--gc-older-than", type=float, metavar="DAYS", help="its --older-than")
@@ -84,8 +89,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     target: Path = args.path
     if target.exists() and any(target.iterdir()):
         raise UserError(f"{target} already exists and is not empty; choose a new folder.")
-    template = Path(str(files("reelmake") / "templates" / "project"))
-    shutil.copytree(template, target, dirs_exist_ok=True)
+    shutil.copytree(project_template(), target, dirs_exist_ok=True)
     (target / "assets" / ".keep").unlink(missing_ok=True)
     print(f"Created {target}: edit script.md, put images and clips in assets/, then run")
     print(f"  cd {target} && snakemake --cores 8      (or: reelmake render {target})")
@@ -184,6 +188,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"binding {args.host} needs a token: pass --token or set REELMAKE_TOKEN.")
     if args.workers < 1:
         raise UserError("--workers must be 1 or more.")
+    if args.profile is not None and not (project_template() / args.profile).is_dir():
+        profiles = ", ".join(
+            sorted(f"profiles/{p.name}" for p in (project_template() / "profiles").iterdir())
+        )
+        raise UserError(f"no profile {args.profile} in the projects' template; choose one of: {profiles}.")
     limits = Limits(int(args.max_upload_mb * 1_000_000), args.max_archive_files)
     settings = ServiceSettings(
         args.data.resolve(),
@@ -193,6 +202,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.gc_every,
         args.gc_keep,
         args.gc_older_than,
+        args.profile,
     )
     app = create_app(settings)
     print(f"reelmake studio on http://{args.host}:{args.port}/ ; data in {args.data.resolve()}", flush=True)

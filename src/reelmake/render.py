@@ -40,9 +40,8 @@ class WorkflowEvents(logging.Handler):
         event = str(getattr(record, "event", ""))
         if event == "job_info":
             wildcards = getattr(record, "wildcards", {}) or {}
-            rule, scene = str(record.rule_name), wildcards.get("hash")
-            self.jobs[int(record.jobid)] = (rule, scene, getattr(record, "benchmark", None) or None)
-            self.job_started(rule, scene)
+            benchmark = getattr(record, "benchmark", None) or None
+            self.job_info(int(record.jobid), str(record.rule_name), wildcards.get("hash"), benchmark)
         elif event == "job_finished":
             rule, scene, _ = self.jobs.get(int(record.job_id), ("", None, None))
             self.last_finished = (rule, scene)
@@ -61,6 +60,14 @@ class WorkflowEvents(logging.Handler):
     def job_failed(self, rule: str, scene: str | None) -> None:
         """A job failed (Snakemake prints its log)."""
 
+    def job_submitted(self, cluster_job: str) -> None:
+        """A job (or group of jobs) was submitted to a cluster under this job id."""
+
+    def job_info(self, jobid: int, rule: str, scene: str | None, benchmark: str | None) -> None:
+        """A job was scheduled: remember it, then report that it started."""
+        self.jobs[jobid] = (rule, scene, benchmark)
+        self.job_started(rule, scene)
+
 
 class _ProgressBar(WorkflowEvents):
     """Drives a rich progress bar from the workflow's events."""
@@ -75,6 +82,9 @@ class _ProgressBar(WorkflowEvents):
 
     def job_finished(self, rule: str, scene: str | None, *, done: int, total: int) -> None:
         self.progress.update(self.task, completed=done, total=total)
+
+    def job_submitted(self, cluster_job: str) -> None:
+        self.progress.update(self.task, description=f"submitted SLURM job {cluster_job}")
 
 
 def run_workflow(
@@ -159,18 +169,106 @@ _STEPS = re.compile(r"^(\d+) of (\d+) steps")
 _SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
 _HASH = re.compile(r"\b[0-9a-f]{16}\b")
 _SLURM_LOG = re.compile(r"log: (\S*slurm_logs\S*\.log)")
+_JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
+_JOB_FIELD = re.compile(r"^\s+(\w+): (.*)$")
+_FINISHED = re.compile(r"^Finished jobid: (\d+)")
+_ERROR = re.compile(r"^Error in (?:rule (\w+)|group \w+):$")
 
 
-def _failed_scenes(report: str, plan: Plan) -> list[str]:
-    """One line per scene named in Snakemake's error report, with the SLURM log of its failed job.
+class OutputReader:
+    """Reads `snakemake`'s console output line by line and calls ``events`` as its log records would.
 
-    In the report, a cluster job's block gives its SLURM log first, then its rules and their scene hashes.
+    A job is printed as a `rule NAME:` line, then indented fields (its jobid, wildcards, benchmark); a
+    finished job as `Finished jobid: N`, followed by the `N of M steps` count; a failed one as
+    `Error in rule NAME:` with its jobid among the fields.
+    """
+
+    def __init__(self, events: WorkflowEvents) -> None:
+        self.events = events
+        self.block: dict[str, str] = {}
+        self.failing = False
+        self.report: list[str] = []  # Snakemake's error report, from the first error on
+        self.tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
+
+    def feed(self, line: str) -> None:
+        self.tail.append(line)
+        if self.report or line.startswith(("Error in ", "Error executing ")):
+            self.report.append(line)
+        if field := _JOB_FIELD.match(line.rstrip("\n")):
+            self.block[field[1]] = field[2].strip()
+            return
+        self._end_block()
+        if header := _JOB_HEADER.match(line.rstrip("\n")):
+            # An indented header is one job of a failed group job's report: it failed with the group.
+            self.block, self.failing = {"rule": header[1]}, self.failing and line[:1].isspace()
+        elif error := _ERROR.match(line):
+            self.block, self.failing = ({"rule": error[1]} if error[1] else {}), True
+        elif finished := _FINISHED.match(line):
+            rule, scene, _ = self.events.jobs.get(int(finished[1]), ("", None, None))
+            self.events.last_finished = (rule, scene)
+        elif steps := _STEPS.match(line):
+            self.events.job_finished(*self.events.last_finished, done=int(steps[1]), total=int(steps[2]))
+        elif job := _SUBMITTED.search(line):
+            self.events.job_submitted(job[1])
+
+    def _end_block(self) -> None:
+        """A job's fields are complete: report the job it describes."""
+        block, self.block = self.block, {}
+        if "rule" not in block or not block.get("jobid", "").isdigit():
+            return
+        jobid, rule = int(block["jobid"]), block["rule"]
+        if self.failing:
+            rule, scene, _ = self.events.jobs.get(jobid, (rule, None, None))
+            self.events.job_failed(rule, scene)
+            return
+        scene = found[1] if (found := re.search(r"hash=([0-9a-f]{16})", block.get("wildcards", ""))) else None
+        self.events.job_info(jobid, rule, scene, block.get("benchmark"))
+
+    def error_report(self) -> str:
+        self._end_block()
+        return "".join(self.report or self.tail)
+
+
+def run_with_profile(
+    project: Path,
+    profile: Path,
+    events: WorkflowEvents,
+    config: dict[str, Any] | None = None,
+    *,
+    dry_run: bool = False,
+) -> tuple[int, str]:
+    """Run ``snakemake --profile`` in the project, reporting to ``events`` from its output.
+
+    Returns its exit status and, if it failed, Snakemake's error report.
+    """
+    command = [sys.executable, "-m", "snakemake", "--profile", str(profile)]
+    command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
+    command += ["--dry-run"] if dry_run else []
+    reader = OutputReader(events)
+    process = subprocess.Popen(
+        command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        reader.feed(line)
+    status = process.wait()
+    return status, (reader.error_report() if status else "")
+
+
+def failed_scenes(report: str, plan: Plan) -> list[str]:
+    """One line per scene named in Snakemake's error report, with the SLURM log of its failed job
+    (relative to the project, where it lies inside it).
+
+    In the report, a cluster job's block gives its SLURM log first, then its rules and their scene hashes
+    (in their outputs or wildcards: a join's inputs name every scene, but only the join failed).
     """
     slurm_log_of: dict[str, str | None] = {}
     slurm_log = None
     for line in report.splitlines():
         if found := _SLURM_LOG.search(line):
-            slurm_log = found[1]
+            slurm_log = _inside(found[1], plan.project)
+        if not line.lstrip().startswith(("output:", "wildcards:")):
+            continue
         for scene_hash in _HASH.findall(line):
             slurm_log_of[scene_hash] = slurm_log or slurm_log_of.get(scene_hash)
     lines = []
@@ -184,6 +282,14 @@ def _failed_scenes(report: str, plan: Plan) -> list[str]:
     return lines
 
 
+def _inside(path: str, project: Path) -> str:
+    """``path`` relative to the project when it lies in it (as Snakemake's own logs do), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(project.resolve()))
+    except ValueError:
+        return path
+
+
 def render_with_profile(
     project: Path, profile: Path, config: dict[str, Any] | None = None, *, dry_run: bool = False
 ) -> int:
@@ -194,32 +300,14 @@ def render_with_profile(
     """
     from reelmake.plan import plan_project
 
-    command = [sys.executable, "-m", "snakemake", "--profile", str(profile)]
-    command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
-    command += ["--dry-run"] if dry_run else []
     console = Console(stderr=True)
-    errors: list[str] = []
-    tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
     with _progress(console) as progress:
-        task = progress.add_task("planning", total=None)
-        process = subprocess.Popen(
-            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            tail.append(line)
-            if errors or "Error in " in line or line.startswith("Error executing "):
-                errors.append(line)
-            elif steps := _STEPS.match(line):
-                progress.update(task, completed=int(steps[1]), total=int(steps[2]))
-            elif job := _SUBMITTED.search(line):
-                progress.update(task, description=f"submitted SLURM job {job[1]}")
-        status = process.wait()
-        progress.update(task, description="done" if status == 0 else "[red]failed")
+        bar = _ProgressBar(progress)
+        status, report = run_with_profile(project, profile, bar, config, dry_run=dry_run)
+        progress.update(bar.task, description="done" if status == 0 else "[red]failed")
     if status != 0:
-        report = "".join(errors or tail)
         console.print(report, markup=False, highlight=False, soft_wrap=True)
-        for line in _failed_scenes(report, plan_project(project, config)):
+        for line in failed_scenes(report, plan_project(project, config)):
             console.print(f"reelmake: {line}", markup=False, soft_wrap=True)
         console.print(f"reelmake: the render failed (snakemake --profile {profile} exited with {status})")
     return status

@@ -1,4 +1,5 @@
-"""Where the shared Snakemake workflow lives: inside the wheel, or at the root of a source checkout."""
+"""Where the shared Snakemake workflow lives (inside the wheel, or at the root of a source checkout), and
+the template every project folder is made from."""
 
 from __future__ import annotations
 
@@ -23,3 +24,8 @@ def workflow_root() -> Path:
 def snakefile_path() -> str:
     """The shared Snakefile, for a project's ``module`` directive."""
     return str(workflow_root() / "Snakefile")
+
+
+def project_template() -> Path:
+    """What `reelmake new` (and the service, for each upload) copies into a new project folder."""
+    return Path(str(files("reelmake") / "templates" / "project"))

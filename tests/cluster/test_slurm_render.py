@@ -201,4 +201,4 @@ def test_a_failed_cluster_job_names_its_scene_and_slurm_log(
     assert result.returncode != 0
     failed = re.search(r"reelmake: scene 2 'Scene 2' failed \([0-9a-f]{16}\); SLURM log: (\S+)", output)
     assert failed, output[-4000:]
-    assert "injected failure" in Path(failed[1]).read_text()
+    assert "injected failure" in (project.path / failed[1]).read_text()

@@ -113,7 +113,9 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Server:
 def test_token_is_required_on_http_and_websocket(guarded: Server) -> None:
     with httpx.Client(base_url=guarded.url) as anonymous:
         assert anonymous.get("/api/health").status_code == 401
-        assert anonymous.get("/").status_code == 401
+        page = anonymous.get("/")
+        assert page.status_code == 401 and "text/html" in page.headers["content-type"]
+        assert "?token=" in page.text  # a person at a browser is told how to get in
         assert anonymous.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert anonymous.get("/docs").status_code == 200
     with guarded.client() as client:

@@ -12,7 +12,7 @@ from conftest import Project
 
 from reelmake.cli import main
 from reelmake.plan import plan_project
-from reelmake.render import _failed_scenes
+from reelmake.render import failed_scenes
 
 
 def test_new_writes_local_and_slurm_profiles(tmp_path: Path) -> None:
@@ -55,12 +55,12 @@ def test_a_failed_cluster_job_is_named_by_scene_and_slurm_log(
             jobid: 13
             output: build/scenes/{failed}/gop.h264
 """
-    assert _failed_scenes(report, plan) == [
+    assert failed_scenes(report, plan) == [
         f"scene 2 'Middle part' failed ({failed}); SLURM log: "
         "/p/.snakemake/slurm_logs/group_scene_narration_scene_clip_scene_gop_scene_image/7.log"
     ]
     compose_report = "Error in rule compose:\n    log: /p/.snakemake/slurm_logs/rule_compose/9.log (check)\n"
-    assert _failed_scenes(compose_report, plan) == ["SLURM log: /p/.snakemake/slurm_logs/rule_compose/9.log"]
+    assert failed_scenes(compose_report, plan) == ["SLURM log: /p/.snakemake/slurm_logs/rule_compose/9.log"]
 
 
 def test_render_with_a_missing_profile_says_so(

@@ -39,6 +39,16 @@ class ServiceSettings:
     gc_every_hours: float | None = None  # `reelmake gc --data` on this schedule, with this policy:
     gc_keep: int | None = None
     gc_older_than_days: float | None = None
+    profile: Path | None = None  # a Snakemake profile of each project (e.g. profiles/slurm) to render with
+
+
+TOKEN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>reelmake studio</title>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>This studio needs its token</h1>
+<p>Open the address with the token, as the person who started <code>reelmake serve --token ...</code> gave
+it to you: <code>http://host:port/?token=&lt;token&gt;</code>. The page remembers it afterwards.</p>
+</body></html>
+"""
 
 
 class TokenAuth:
@@ -64,7 +74,11 @@ class TokenAuth:
         ]
         if any(hmac.compare_digest(o.encode(), self.token.encode()) for o in offered if o):
             return await self.app(scope, receive, send)
-        denied = JSONResponse({"error": "a token is required: send 'Authorization: Bearer <token>'"}, 401)
+        denied: Response = JSONResponse(
+            {"error": "a token is required: send 'Authorization: Bearer <token>'"}, 401
+        )
+        if scope["path"] == "/" and isinstance(request, Request):  # a person at a browser: say what to do
+            denied = HTMLResponse(TOKEN_PAGE, 401)
         if isinstance(request, WebSocket):
             await request.send_denial_response(denied)
         else:
@@ -97,7 +111,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     settings.data.mkdir(parents=True, exist_ok=True)
     projects = ProjectStore(settings.data, settings.limits)
     jobs = SqliteJobStore(settings.data / "reelmake.db")
-    runner = Runner(jobs, projects, workers=settings.workers)
+    runner = Runner(jobs, projects, workers=settings.workers, profile=settings.profile)
     templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
     @contextlib.asynccontextmanager

@@ -18,7 +18,6 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -26,6 +25,7 @@ from reelmake.assets import inspect_asset
 from reelmake.errors import UserError
 from reelmake.plan import CONFIG_NAME, Plan, plan_project
 from reelmake.script import SCRIPT_NAMES
+from reelmake.workflow import project_template
 
 SCRIPT_SUFFIXES = {".md": "script.md", ".yaml": "script.yaml", ".yml": "script.yaml"}
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -138,7 +138,7 @@ class ProjectStore:
     def _staged(self, project_id: str) -> Iterator[Path]:
         """A fresh folder made like `reelmake new`, removed afterwards whatever happens."""
         folder = self.staging / f"{project_id}-{uuid.uuid4().hex[:8]}"
-        shutil.copytree(Path(str(files("reelmake") / "templates" / "project")), folder)
+        shutil.copytree(project_template(), folder)
         (folder / "script.md").unlink()
         (folder / "assets" / ".keep").unlink(missing_ok=True)
         try:

@@ -41,8 +41,11 @@ def needed_bytes(project: Path, scenes: int) -> int:
 class Runner:
     """Queue, processes and listeners of the service's renders."""
 
-    def __init__(self, jobs: JobStore, projects: ProjectStore, *, workers: int) -> None:
+    def __init__(
+        self, jobs: JobStore, projects: ProjectStore, *, workers: int, profile: Path | None = None
+    ) -> None:
         self.jobs = jobs
+        self.profile = profile
         self.projects = projects
         self.workers = max(1, workers)
         self.cores = max(1, (os.cpu_count() or 1) // self.workers)
@@ -187,6 +190,7 @@ class Runner:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "reelmake.service.worker", str(project), "--cores", str(self.cores)]
         command += ["--preview"] * job.preview + ["--unlock"] * resumed
+        command += ["--profile", str(self.profile)] if self.profile else []
         with log_file.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *command, stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True

@@ -14,12 +14,14 @@ import ctypes
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from reelmake.errors import UserError
-from reelmake.render import WorkflowEvents, run_workflow
+from reelmake.plan import Plan, plan_project
+from reelmake.render import WorkflowEvents, failed_scenes, run_with_profile, run_workflow
 
 PR_SET_PDEATHSIG = 1
 
@@ -91,12 +93,30 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _render_with_profile(
+    project: Path, profile: Path, events: JsonEvents, config: dict[str, Any], plan: Plan, *, unlock: bool
+) -> str | None:
+    """Render with `snakemake --profile` (a cluster's jobs cannot report to this process); the failure in
+    words (the failed scenes and their SLURM logs, relative to the project), or None."""
+    if unlock:
+        subprocess.run(
+            [sys.executable, "-m", "snakemake", "--profile", str(profile), "--unlock"],
+            cwd=project, stdout=sys.stderr, check=False,
+        )  # fmt: skip
+    status, report = run_with_profile(project, profile, events, config)
+    if status == 0:
+        return None
+    sys.stderr.write(report)  # the job log keeps Snakemake's own report
+    return "; ".join(failed_scenes(report, plan)) or events.failure()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reelmake.service.worker")
     parser.add_argument("project", type=Path)
     parser.add_argument("--cores", type=int, default=0)
     parser.add_argument("--preview", action="store_true")
     parser.add_argument("--unlock", action="store_true", help="remove a lock left by a killed render")
+    parser.add_argument("--profile", type=Path, help="run `snakemake --profile` (e.g. profiles/slurm)")
     args = parser.parse_args(argv)
     _die_with_parent()
     # Our stdout carries only the JSON lines; anything else that prints goes to stderr.
@@ -106,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     project: Path = args.project.resolve()
     config = {"preview": True} if args.preview else {}
     try:
-        from reelmake.plan import plan_project
-
-        plan_project(project, config)  # a clear message before Snakemake starts
-        run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
+        plan = plan_project(project, config)  # a clear message before Snakemake starts
+        if args.profile is None:
+            run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
+        elif error := _render_with_profile(project, args.profile, events, config, plan, unlock=args.unlock):
+            events.send({"type": "failed", "error": error})
+            return 1
     except UserError as error:
         events.send({"type": "failed", "error": str(error)})
         return 1

@@ -1,0 +1,88 @@
+"""Renders through `snakemake --profile` (as on a cluster) report from Snakemake's console output: the
+service's worker run with `--profile profiles/local` shows the same jobs, progress and failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from conftest import Project
+
+SCRIPT = "## One\n<!-- duration: 1 -->\nFirst.\n\n## Two\n<!-- duration: 1 -->\nSecond.\n"
+
+
+def worker(project: Project, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    """Run the service's worker on the project; its exit status and the events it wrote."""
+    result = subprocess.run(
+        [sys.executable, "-m", "reelmake.service.worker", str(project.path), *args],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    return result.returncode, [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_profile_render_reports_every_job_and_its_progress(new_project: Callable[..., Project]) -> None:
+    project = new_project(SCRIPT)
+    status, events = worker(project, "--profile", "profiles/local")
+    assert status == 0, events
+    hashes = [scene["hash"] for scene in project.manifest()["scenes"]]
+    started = {(e["stage"], e["scene"]) for e in events if e["type"] == "started"}
+    for scene_hash in hashes:
+        assert {("narration", scene_hash), ("scene_image", scene_hash), ("scene_clip", scene_hash)} <= started
+    assert ("compose", None) in started and ("publish", None) in started
+    progress = [e for e in events if e["type"] == "progress"]
+    assert [e["done"] for e in progress] == list(range(1, len(progress) + 1))
+    assert progress[-1]["done"] == progress[-1]["total"]
+    assert {e["scene"] for e in progress} >= set(hashes)  # each finished job is named with its scene
+    resources = events[-1]
+    assert resources["type"] == "resources" and resources["wall_s"] > 0 and resources["peak_memory_mb"] > 0
+
+
+def test_a_failed_profile_render_names_the_step_not_every_scene(new_project: Callable[..., Project]) -> None:
+    project = new_project(SCRIPT)
+    project.snakemake()
+    clip = next((project.path / "build" / "scenes").glob("*/clip.h264"))
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])  # the join refuses a damaged segment
+    status, events = worker(project, "--profile", "profiles/local")
+    assert status == 1
+    assert ("compose", None) in {(e["stage"], e["scene"]) for e in events if e["type"] == "scene_failed"}
+    assert events[-1] == {"type": "failed", "error": "step 'compose' failed (see the job log)"}
+
+
+def test_the_jobs_of_a_failed_cluster_group_are_reported_failed() -> None:
+    from reelmake.render import OutputReader, WorkflowEvents
+
+    class Failures(WorkflowEvents):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failed: list[tuple[str, str | None]] = []
+
+        def job_failed(self, rule: str, scene: str | None) -> None:
+            self.failed.append((rule, scene))
+
+    events = Failures()
+    reader = OutputReader(events)
+    scene = "0123456789abcdef"
+    # A group job as the SLURM executor announces it, then its error report (shortened).
+    output = f"""group job scene (jobs in lexicogr. order):
+    rule scene_gop:
+        output: build/scenes/{scene}/gop.h264
+        jobid: 13
+        wildcards: hash={scene}
+Job 13 has been submitted with SLURM jobid 7 (log: /p/.snakemake/slurm_logs/group_scene/7.log).
+Error in group scene:
+    message: SLURM-job '7' failed
+    jobs:
+        rule scene_gop:
+            jobid: 13
+            output: build/scenes/{scene}/gop.h264
+Shutting down, this might take some time.
+"""
+    for line in output.splitlines(keepends=True):
+        reader.feed(line)
+    assert events.failed == [("scene_gop", scene)]
+    assert reader.error_report().startswith("Error in group scene:")
