@@ -172,7 +172,7 @@ _SLURM_LOG = re.compile(r"log: (\S*slurm_logs\S*\.log)")
 _JOB_HEADER = re.compile(r"^\s*(?:local)?rule (\w+):$")
 _JOB_FIELD = re.compile(r"^\s+(\w+): (.*)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+)")
-_ERROR = re.compile(r"^Error in (?:rule (\w+)|group \w+):$")
+_ERROR = re.compile(r"^\s*Error in (?:rule (\w+)|group \w+):$")
 
 
 class OutputReader:
@@ -192,9 +192,11 @@ class OutputReader:
 
     def feed(self, line: str) -> None:
         self.tail.append(line)
-        if self.report or line.startswith(("Error in ", "Error executing ")):
+        if self.report or "Error in " in line or line.startswith("Error executing "):
             self.report.append(line)
         if field := _JOB_FIELD.match(line.rstrip("\n")):
+            if field[1] == "message" and field[2].startswith("Error in group"):
+                self.failing = True  # a cluster job of grouped rules: the rules it lists next failed with it
             self.block[field[1]] = field[2].strip()
             return
         self._end_block()
