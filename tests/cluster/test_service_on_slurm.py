@@ -65,7 +65,7 @@ def test_a_failed_cluster_job_is_the_jobs_error_with_scene_and_slurm_log(server:
     (folder / "FAIL").touch()
     job, _ = render(server, folder.name)
     assert job["state"] == "failed"
-    failed = re.search(r"scene (\d) 'Scene \d' failed \([0-9a-f]{16}\); SLURM log: (\S+)", job["error"])
+    failed = re.search(r"scene (\d) 'Scene \d' failed \([0-9a-f]{16}\); SLURM log: ([^;\s]+)", job["error"])
     assert failed, job["error"]
     assert not failed[2].startswith("/")  # relative to the project: no server path in an error
     assert "injected failure" in (folder / failed[2]).read_text()
