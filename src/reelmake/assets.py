@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reelmake.errors import UserError
+from reelmake.ffmpeg import local_file
 from reelmake.fsutil import write_if_changed
 
 MAX_IMAGE_PIXELS = 50_000_000  # ~8K x 6K; larger is almost surely a decompression bomb
@@ -115,12 +116,12 @@ def inspect_audio(path: Path, *, shown_as: str) -> AssetInfo:
     from reelmake.audiofile import ADVICE, AudioFileError, audio_duration
 
     try:
-        duration = audio_duration(path)
+        duration = audio_duration(path, MAX_VIDEO_SECONDS)
     except AudioFileError as error:
         raise UserError(f"'{shown_as}' {error}; {ADVICE}") from None
     if duration > MAX_VIDEO_SECONDS:
         raise UserError(
-            f"'{shown_as}' lasts {duration:.0f} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."
+            f"'{shown_as}' lasts over {MAX_VIDEO_SECONDS} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."
         )
     return AssetInfo("audio", _sha256(path), 0, 0, duration)
 
@@ -152,7 +153,7 @@ def _open_video(path: Path, shown_as: str) -> tuple[int, int, float] | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(local_file(path)) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]

@@ -111,6 +111,10 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
                 raise UserError("a ## heading has no title text.", file=shown_as, line=line)
             current = {"title": title, "paragraphs": [], "visual": None, "options": {}, "line": line}
             raw_scenes.append(current)
+            if len(raw_scenes) > MAX_SCENES:  # stop at once, before reading thousands more
+                raise UserError(
+                    f"has over {MAX_SCENES} scenes; the limit is {MAX_SCENES}.", file=shown_as, line=line
+                )
             i += 3
             continue
         if current is not None:
@@ -152,6 +156,12 @@ def _take_inline(token: Any, scene: dict[str, Any], shown_as: str, line: int) ->
                     line=line,
                 )
             scene["visual"] = str(child.attrs.get("src", ""))
+            if not scene["visual"]:
+                raise UserError(
+                    f"scene '{scene['title']}' has an image with no file: write ![](assets/<name>).",
+                    file=shown_as,
+                    line=line,
+                )
         elif child.type in ("text", "code_inline"):
             words.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):

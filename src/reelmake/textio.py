@@ -20,7 +20,10 @@ def read_user_text(path: Path, *, shown_as: str, limit: int = MAX_TEXT_BYTES) ->
         raise UserError(f"cannot read it ({exc.strerror}).", file=shown_as) from None
     if size > limit:
         raise UserError(f"is {size:,} bytes; the limit is {limit:,}. Split it or shorten it.", file=shown_as)
-    data = path.read_bytes()
+    with path.open("rb") as f:
+        data = f.read(limit + 1)  # never more than the limit, even from a file that grows while read
+    if len(data) > limit:
+        raise UserError(f"is over {limit:,} bytes, the limit. Split it or shorten it.", file=shown_as)
     nul = data.find(b"\x00")
     if nul >= 0:
         raise UserError(
@@ -40,10 +43,25 @@ def read_user_text(path: Path, *, shown_as: str, limit: int = MAX_TEXT_BYTES) ->
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: list[Any] = []
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"the key {key!r} is given twice", problem_mark=key_node.start_mark
+                )
+            seen.append(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(text: str, *, shown_as: str, first_line: int = 1) -> Any:
     """Parse YAML safely; refuse aliases outright, which also refuses alias ("billion laughs") bombs."""
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent):
                 line = first_line + event.start_mark.line if event.start_mark else None
                 raise UserError(
@@ -51,7 +69,15 @@ def load_yaml(text: str, *, shown_as: str, first_line: int = 1) -> Any:
                     file=shown_as,
                     line=line,
                 )
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except RecursionError:
+        raise UserError("is nested too deeply to be read as YAML.", file=shown_as, line=first_line) from None
+    except ValueError as exc:  # a value YAML recognises but Python cannot hold (2020-13-45, 5000 digits)
+        raise UserError(
+            f"has a value that cannot be read ({exc}); put it in quotes to make it text.",
+            file=shown_as,
+            line=first_line,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None
