@@ -40,15 +40,19 @@ def resolve_asset(project: Path, ref: str, *, shown_as: str) -> Path:
             file=shown_as,
         )
     root = project.resolve()
-    path = (root / ref).resolve()
-    if not path.is_relative_to(root):
-        raise UserError(
-            f"'{ref}' points outside the project folder; copy the file into assets/ instead.", file=shown_as
-        )
-    if not path.exists():
-        raise UserError(f"'{ref}' does not exist; add the file or fix the path.", file=shown_as)
-    if not path.is_file():
-        raise UserError(f"'{ref}' is not a file.", file=shown_as)
+    try:
+        path = (root / ref).resolve()
+        if not path.is_relative_to(root):
+            raise UserError(
+                f"'{ref}' points outside the project folder; copy the file into assets/ instead.",
+                file=shown_as,
+            )
+        if not path.exists():
+            raise UserError(f"'{ref}' does not exist; add the file or fix the path.", file=shown_as)
+        if not path.is_file():  # a folder, or a device or pipe that could be read for ever
+            raise UserError(f"'{ref}' is not a file: a folder, device or pipe cannot be used.", file=shown_as)
+    except OSError as exc:  # a name too long for the file system, a link loop, a folder we may not enter
+        raise UserError(f"'{ref}' cannot be opened ({exc.strerror}).", file=shown_as) from None
     return path
 
 

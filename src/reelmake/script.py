@@ -8,6 +8,7 @@ comment ``<!-- duration: 4, fit: contain -->`` inside a scene sets per-scene opt
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,9 @@ class Script:
 
 
 def find_script(project: Path) -> Path:
-    """The project's script file: script.md, else script.yaml."""
+    """The project's script file: script.md, else script.yaml (if it is no text file, reading it says so)."""
     for name in SCRIPT_NAMES:
-        if (project / name).is_file():
+        if os.path.lexists(project / name):
             return project / name
     raise UserError(
         f"no script found in {project}: write script.md (or script.yaml) there, "

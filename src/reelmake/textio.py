@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ MAX_TEXT_BYTES = 2_000_000
 def read_user_text(path: Path, *, shown_as: str, limit: int = MAX_TEXT_BYTES) -> str:
     """Return the file's text, or a UserError saying why it is not a UTF-8 text file we accept."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except OSError as exc:
         raise UserError(f"cannot read it ({exc.strerror}).", file=shown_as) from None
+    if not stat.S_ISREG(status.st_mode):  # a device or a pipe could be read for ever
+        raise UserError("is not a regular file (a folder, device or pipe); use a text file.", file=shown_as)
+    size = status.st_size
     if size > limit:
         raise UserError(f"is {size:,} bytes; the limit is {limit:,}. Split it or shorten it.", file=shown_as)
     with path.open("rb") as f:
