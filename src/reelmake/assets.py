@@ -51,8 +51,12 @@ def resolve_asset(project: Path, ref: str, *, shown_as: str) -> Path:
             raise UserError(f"'{ref}' does not exist; add the file or fix the path.", file=shown_as)
         if not path.is_file():  # a folder, or a device or pipe that could be read for ever
             raise UserError(f"'{ref}' is not a file: a folder, device or pipe cannot be used.", file=shown_as)
-    except OSError as exc:  # a name too long for the file system, a link loop, a folder we may not enter
+    except OSError as exc:  # a name too long for the file system, a folder we may not enter
         raise UserError(f"'{ref}' cannot be opened ({exc.strerror}).", file=shown_as) from None
+    except RuntimeError:  # pathlib's report of a loop of symbolic links (an OSError from Python 3.13)
+        raise UserError(
+            f"'{ref}' is a loop of symbolic links; point it at a real file.", file=shown_as
+        ) from None
     return path
 
 

@@ -100,7 +100,7 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
         raise UserError("front matter starts with --- but has no closing --- line.", file=shown_as, line=1)
 
     raw_scenes: list[dict[str, Any]] = []
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = _markdown().parse(text)
     current: dict[str, Any] | None = None
     i = 0
     while i < len(tokens):
@@ -144,6 +144,16 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
         ],
     }
     return _from_canonical(canonical, shown_as, lines=[raw["line"] for raw in raw_scenes])
+
+
+def _markdown() -> MarkdownIt:
+    """A CommonMark parser that keeps an image's path as written: by default it is percent-encoded for a
+    web page ('café.png' becomes 'caf%C3%A9.png', a file that does not exist) and links with schemes
+    it deems unsafe are dropped as text; here every path goes to the asset checks as the file name."""
+    md = MarkdownIt("commonmark")
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
 
 
 def _take_inline(token: Any, scene: dict[str, Any], shown_as: str, line: int) -> None:
