@@ -177,18 +177,18 @@ def caption_runs(
 
 def render_video_clip(
     clip: Path, title: Path, overlays: Sequence[Overlay], frames: int, spec: dict[str, Any], out: Path,
-    record: Path,
+    record: Path, time_limit_s: float | None = None,
 ) -> None:  # fmt: skip
     """A video scene: every frame encoded, at the spec's size, rate and fit, with its overlays.
 
     Errors name the scene and its file: a clip that passed its check (which decodes its first frame)
-    may still be damaged further on.
+    may still be damaged further on. ``time_limit_s`` overrides the limit derived from the work.
     """
     fps, width, height = spec["fps"], spec["width"], spec["height"]
     # The source is decoded at up to SOURCE_FRAMES_PER_FRAME of its frames per frame made (a 120 fps clip
     # in a 30 fps video), each costing its own size.
     source = spec["asset"]["width"] * spec["asset"]["height"] * SOURCE_FRAMES_PER_FRAME
-    limit = video_time_limit(frames, (width * height + source) / 1e6)
+    limit = time_limit_s or video_time_limit(frames, (width * height + source) / 1e6)
 
     def encode(piece: Path) -> None:
         args = video_args(clip, title, overlays, frames, fps, width, height, spec["fit"], piece)
