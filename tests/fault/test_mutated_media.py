@@ -14,6 +14,7 @@ import os
 import random
 import re
 import struct
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,3 +266,46 @@ def test_every_ffmpeg_call_has_a_time_limit() -> None:
     )
     # ffmpeg.py runs ffmpeg; render.py runs snakemake (whose jobs call the two above).
     assert starters == ["ffmpeg.py", "render.py"], starters
+
+
+# --- media limits, each at and just over ----------------------------------------------------------------
+
+
+def test_asset_size_limit(tmp_path: Path, originals: dict[str, bytes]) -> None:
+    """max_asset_mb: a file of exactly the limit is read, one byte more is refused unread."""
+    limit = 4000
+    png = originals["png"]
+    for size, expected in ((limit, 0), (limit + 1, 1)):
+        project = write_project(
+            tmp_path / f"p{size}", "## A\n\nB.\n\n![](assets/x.png)\n", max_asset_mb=limit / 1e6
+        )
+        (project / "assets" / "x.png").write_bytes(png + bytes(size - len(png)))  # Pillow stops at IEND
+        assert check(project)[0] == expected
+    assert "the limit is 0 MB (setting max_asset_mb)" in check_error(project)
+
+
+@pytest.mark.parametrize(("size", "seconds", "expected"), [
+    ("4096x16", 0.2, None), ("4098x16", 0.2, "is 4098x16; videos up to 4096 px a side are accepted"),
+    ("16x16", 3600, None), ("16x16", 3601, "lasts 3601 s; clips up to 3600 s are accepted"),
+])  # fmt: skip
+def test_video_size_and_length_limits(
+    tmp_path: Path, size: str, seconds: float, expected: str | None
+) -> None:
+    project = write_project(tmp_path / "p", "## A\n\nB.\n\n![](assets/x.mp4)\n")
+    clip = project / "assets" / "x.mp4"
+    if seconds > 60:  # an hour of one still frame a second costs a moment to encode
+        _still_video(clip, size, seconds)
+    else:
+        make_video(clip, seconds, size)
+    if expected is None:
+        assert check(project)[0] == 0
+    else:
+        assert expected in check_error(project)
+
+
+def _still_video(path: Path, size: str, seconds: float) -> None:
+    from reelmake.ffmpeg import ffmpeg_exe
+
+    run = [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"color=c=gray:s={size}:r=1:d={seconds}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-g", "600", str(path)]  # fmt: skip
+    assert subprocess.run(run, check=False).returncode == 0
