@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fault.fuzz_support import check, check_error, check_ok, write_project
+from fault.fuzz_support import check, check_error, check_ok, snakemake, write_project
 from reelmake.errors import UserError
 from reelmake.plan import load_settings
 from reelmake.schemas import load_schema
@@ -277,3 +277,23 @@ def test_enormous_lines_load_or_are_refused(text: str) -> None:
     """Markdown's slowest shapes (each linear in its size, measured up to 2 MB while writing this test)."""
     with contextlib.suppress(UserError):
         _assert_clean(parse_markdown("## A\n\n" + text))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("speech_speed=nan", "reelmake: --config: speech_speed: nan is not a number that can be used here"),
+    ],
+)
+def test_command_line_values_through_snakemake(tmp_path: Path, value: str, expected: str) -> None:
+    """`snakemake --config` values as Snakemake parses them: one line, no traceback, nothing made."""
+    project = write_project(tmp_path / "p", "## A\n\nB.\n")
+    result = snakemake(project, "--dry-run", "--config", value)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output
+    assert (
+        [line for line in output.splitlines() if line.startswith("reelmake:")]
+        == [line for line in output.splitlines() if line.startswith(expected)]
+        != []
+    )
+    assert not (project / "build").exists()
