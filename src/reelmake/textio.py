@@ -47,35 +47,50 @@ def read_user_text(path: Path, *, shown_as: str, limit: int = MAX_TEXT_BYTES) ->
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+MAX_YAML_DEPTH = 32  # lists and mappings inside each other; settings and scenes need three or four
+# libyaml's parser (in PyYAML's wheels) is linear on "[[[[..." and stops at 1000 levels; the pure-Python one
+# takes quadratic time on it (40 s for 3,000 levels, measured), so it is only the fallback.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: list[Any] = []
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     problem=f"the key {key!r} is given twice", problem_mark=key_node.start_mark
                 )
             seen.append(key)
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 def load_yaml(text: str, *, shown_as: str, first_line: int = 1) -> Any:
-    """Parse YAML safely; refuse aliases outright, which also refuses alias ("billion laughs") bombs."""
+    """Parse YAML safely; refuse aliases outright, which also refuses alias ("billion laughs") bombs, and
+    nesting deeper than MAX_YAML_DEPTH (so nothing that reads the result recurses far)."""
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=_Loader):
+            line = first_line + event.start_mark.line if event.start_mark else None
             if isinstance(event, yaml.AliasEvent):
-                line = first_line + event.start_mark.line if event.start_mark else None
                 raise UserError(
                     "uses a YAML alias (*name); aliases are not supported here. Write the value out.",
                     file=shown_as,
                     line=line,
                 )
-        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except RecursionError:
-        raise UserError("is nested too deeply to be read as YAML.", file=shown_as, line=first_line) from None
+            depth += isinstance(event, _OPEN) - isinstance(event, _CLOSE)
+            if depth > MAX_YAML_DEPTH:
+                raise UserError(
+                    f"nests lists and mappings more than {MAX_YAML_DEPTH} deep; flatten it.",
+                    file=shown_as,
+                    line=line,
+                )
+        return yaml.load(text, Loader=_Loader)  # a safe loader
     except ValueError as exc:  # a value YAML recognises but Python cannot hold (2020-13-45, 5000 digits)
         raise UserError(
             f"has a value that cannot be read ({exc}); put it in quotes to make it text.",

@@ -25,7 +25,7 @@ from reelmake.errors import UserError
 from reelmake.plan import load_settings
 from reelmake.schemas import load_schema
 from reelmake.script import MAX_SCENE_CHARS, MAX_SCENES, Script, load_script, parse_markdown
-from reelmake.textio import MAX_TEXT_BYTES, read_user_text
+from reelmake.textio import MAX_TEXT_BYTES, MAX_YAML_DEPTH, load_yaml, read_user_text
 
 CONFIG_KEYS = sorted(load_schema("config")["properties"])
 SCENE_KEYS = sorted(load_schema("script")["properties"]["scenes"]["items"]["properties"])
@@ -190,14 +190,15 @@ def test_hostile_front_matter_through_check(tmp_path: Path, case: str) -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
-        ('title: "\\ud800"', "U+D800, an unpaired surrogate"),
+        ('title: "\\ud800"', "invalid Unicode character escape"),  # libyaml's words for it
         ('title: "a\\0b"', "U+0000, a control character, at position 2"),
         ("speech_speed: .nan", "settings.speech_speed: nan is not a number"),
         ("max_asset_mb: .inf", "settings.max_asset_mb: inf is not a number"),
         ("width: 320.0", "width: 320.0 is not of type 'integer'"),
         ("fps: 30\nfps: 25", "the key 'fps' is given twice"),
         ("title: 2020-13-45", "put it in quotes"),
-        ("title: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
+        ("title: " + "[" * 3000 + "]" * 3000, "maximum nesting depth"),
+        ("title: " + "[" * 40 + "]" * 40, "nests lists and mappings more than 32 deep"),
         ("a: &a [x]\nb: *a", "YAML alias"),
         ("2020-01-01: 1", "is not a name; keys must be text"),
     ],
@@ -205,6 +206,12 @@ def test_hostile_front_matter_through_check(tmp_path: Path, case: str) -> None:
 def test_what_each_refusal_says(tmp_path: Path, yaml_text: str, expected: str) -> None:
     project = write_project(tmp_path / "p", f"---\n{yaml_text}\n---\n## Scene\n\nWords.\n")
     assert expected in check_error(project)
+
+
+def test_a_lone_surrogate_from_the_command_line_is_refused() -> None:
+    """A byte that is not UTF-8 in `--config title=...` reaches Python as a lone surrogate."""
+    with pytest.raises(UserError, match="--config: title: contains U\\+DCFF, an unpaired surrogate"):
+        load_settings(Path("/nonexistent-project"), Script("t", {}, (), "s.md"), {"title": "a\udcff"})
 
 
 def test_control_characters_in_a_scene_name_the_scene_and_line(tmp_path: Path) -> None:
@@ -258,6 +265,15 @@ def test_visual_path_limit(tmp_path: Path) -> None:
     assert "cannot be opened (File name too long)" in at  # accepted by the schema, then looked for
     over = check_error(write_project(tmp_path / "over", f"## A\n\n![]({refs[1001]})\n"))
     assert "scenes.0.visual" in over and "is too long" in over
+
+
+def test_yaml_depth_limit() -> None:
+    def nested(depth: int) -> str:  # a mapping, then lists inside each other
+        return "a: " + "[" * (depth - 1) + "]" * (depth - 1)
+
+    assert load_yaml(nested(MAX_YAML_DEPTH), shown_as="x")
+    with pytest.raises(UserError, match=f"x:1: nests lists and mappings more than {MAX_YAML_DEPTH} deep"):
+        load_yaml(nested(MAX_YAML_DEPTH + 1), shown_as="x")
 
 
 def test_text_file_size_limit(tmp_path: Path) -> None:
