@@ -169,20 +169,29 @@ def test_damaged_clip_renders_validated(tmp_path: Path, originals: dict[str, byt
     assert manifest["scenes"][0]["frames"] == 45  # the clip's 1.5 s at 30 fps
 
 
-def test_clip_damaged_after_its_check_names_scene_and_file(
-    tmp_path: Path, originals: dict[str, bytes]
+@pytest.mark.parametrize(
+    ("role", "ext", "expected"),
+    [
+        ("visual", "mp4", "decoding assets/x.mp4 for scene 'Scene' failed"),
+        ("voice_file", "wav", "scene 'Scene': 'assets/x.wav' cannot be decoded as audio"),
+        ("music", "m4a", "setting music: 'assets/x.m4a' cannot be decoded as audio"),
+    ],
+)
+def test_media_damaged_after_its_check_names_scene_and_file(
+    tmp_path: Path, originals: dict[str, bytes], role: str, ext: str, expected: str
 ) -> None:
-    """A clip replaced by noise of the same size and time stamp (so the inspection cache still vouches
-    for it) fails in ffmpeg: the error names the scene and the file, and no video is made."""
-    project = write_project(tmp_path / "p", "## Clip\n\n![](assets/x.mp4)\n", captions="off")
-    clip = project / "assets" / "x.mp4"
-    clip.write_bytes(originals["mp4"])
+    """A file replaced by noise of the same size and time stamp (so the inspection cache still vouches
+    for it) fails when it is rendered: the error names the scene (or setting) and the file, and no
+    video is made."""
+    project = write_project(tmp_path / "p", ROLES[role][0].format(name=f"x.{ext}"), captions="off")
+    media = project / "assets" / f"x.{ext}"
+    media.write_bytes(originals[ext])
     assert snakemake(project, "--dry-run").returncode == 0  # inspected and cached
-    stamp = clip.stat()
-    clip.write_bytes(random.Random(1).randbytes(stamp.st_size))
-    os.utime(clip, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    stamp = media.stat()
+    media.write_bytes(random.Random(1).randbytes(stamp.st_size))
+    os.utime(media, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     output = snakemake_error(project)
-    assert "decoding assets/x.mp4 for scene 'Clip' failed" in output, output[-3000:]
+    assert expected in output, output[-3000:]
 
 
 # --- time limits ---------------------------------------------------------------------------------------
