@@ -111,7 +111,7 @@ def feed_ffmpeg(args: Sequence[str], chunks: Iterable[bytes], *, what: str, time
                 process.stdin.close()
             status = process.wait()
             watchdog.cancel()
-        if expired.is_set():
+        if status != 0 and expired.is_set():  # killed by the watchdog, not finished just as it fired
             raise overtime(what, time_limit_s)
         if status != 0:
             errors.seek(0)

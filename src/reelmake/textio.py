@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -48,33 +49,39 @@ def read_user_text(path: Path, *, shown_as: str, limit: int = MAX_TEXT_BYTES) ->
 
 
 MAX_YAML_DEPTH = 32  # lists and mappings inside each other; settings and scenes need three or four
+# Values (keys included) in one document: a script.yaml of 500 scenes with every option set has about
+# 10,000. Building a value costs tens of microseconds, so this keeps any YAML to a second or so.
+MAX_YAML_VALUES = 30_000
 # libyaml's parser (in PyYAML's wheels) is linear on "[[[[..." and stops at 1000 levels; the pure-Python one
 # takes quadratic time on it (40 s for 3,000 levels, measured), so it is only the fallback.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _OPEN = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_VALUE = (yaml.ScalarEvent, *_OPEN)
 
 
-class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
+class _Loader(_SafeLoader):  # type: ignore[misc]
     """A safe loader that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: list[Any] = []
+        seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    problem=f"the key {key!r} is given twice", problem_mark=key_node.start_mark
-                )
-            seen.append(key)
+            with contextlib.suppress(TypeError):  # an unhashable key: the base class refuses it
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"the key {key!r} is given twice", problem_mark=key_node.start_mark
+                    )
+                seen.add(key)
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 def load_yaml(text: str, *, shown_as: str, first_line: int = 1) -> Any:
     """Parse YAML safely; refuse aliases outright, which also refuses alias ("billion laughs") bombs, and
-    nesting deeper than MAX_YAML_DEPTH (so nothing that reads the result recurses far)."""
+    nesting deeper than MAX_YAML_DEPTH (so nothing that reads the result recurses far) or more than
+    MAX_YAML_VALUES values."""
     try:
-        depth = 0
+        depth = values = 0
         for event in yaml.parse(text, Loader=_Loader):
             line = first_line + event.start_mark.line if event.start_mark else None
             if isinstance(event, yaml.AliasEvent):
@@ -84,9 +91,16 @@ def load_yaml(text: str, *, shown_as: str, first_line: int = 1) -> Any:
                     line=line,
                 )
             depth += isinstance(event, _OPEN) - isinstance(event, _CLOSE)
+            values += isinstance(event, _VALUE)
             if depth > MAX_YAML_DEPTH:
                 raise UserError(
                     f"nests lists and mappings more than {MAX_YAML_DEPTH} deep; flatten it.",
+                    file=shown_as,
+                    line=line,
+                )
+            if values > MAX_YAML_VALUES:
+                raise UserError(
+                    f"holds more than {MAX_YAML_VALUES:,} values; the limit is {MAX_YAML_VALUES:,}.",
                     file=shown_as,
                     line=line,
                 )

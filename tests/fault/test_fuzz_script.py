@@ -25,7 +25,7 @@ from reelmake.errors import UserError
 from reelmake.plan import load_settings
 from reelmake.schemas import load_schema
 from reelmake.script import MAX_SCENE_CHARS, MAX_SCENES, Script, load_script, parse_markdown
-from reelmake.textio import MAX_TEXT_BYTES, MAX_YAML_DEPTH, load_yaml, read_user_text
+from reelmake.textio import MAX_TEXT_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES, load_yaml, read_user_text
 
 CONFIG_KEYS = sorted(load_schema("config")["properties"])
 SCENE_KEYS = sorted(load_schema("script")["properties"]["scenes"]["items"]["properties"])
@@ -274,6 +274,15 @@ def test_yaml_depth_limit() -> None:
     assert load_yaml(nested(MAX_YAML_DEPTH), shown_as="x")
     with pytest.raises(UserError, match=f"x:1: nests lists and mappings more than {MAX_YAML_DEPTH} deep"):
         load_yaml(nested(MAX_YAML_DEPTH + 1), shown_as="x")
+
+
+def test_yaml_values_limit() -> None:
+    def flow_list(items: int) -> str:  # the list and its items: items + 1 values
+        return "[" + ", ".join(["1"] * items) + "]"
+
+    assert len(load_yaml(flow_list(MAX_YAML_VALUES - 1), shown_as="x")) == MAX_YAML_VALUES - 1
+    with pytest.raises(UserError, match=f"x:1: holds more than {MAX_YAML_VALUES:,} values"):
+        load_yaml(flow_list(MAX_YAML_VALUES), shown_as="x")
 
 
 def test_text_file_size_limit(tmp_path: Path) -> None:
