@@ -322,3 +322,26 @@ def test_command_line_values_through_snakemake(tmp_path: Path, value: str, expec
         != []
     )
     assert not (project / "build").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "at", "over"),
+    [("duration", 600, 600.001), ("transition_duration", 5, 5.001), ("motion_zoom", 1.5, 1.501),
+     ("motion_zoom", 1.02, 1.019), ("duration", 0.001, 0)],
+)  # fmt: skip
+def test_scene_option_limits(option: str, at: float, over: float) -> None:
+    assert parse_markdown(f"## A\n\nB.\n\n<!-- {option}: {at} -->\n").scenes[0].options[option] == at
+    with pytest.raises(UserError, match=f"scenes.0.{option}: {over}"):
+        parse_markdown(f"## A\n\nB.\n\n<!-- {option}: {over} -->\n")
+
+
+@pytest.mark.parametrize(
+    ("setting", "at", "over"),
+    [("speech_speed", 2.0, 2.001), ("speech_speed", 0.5, 0.499), ("width", 3840, 3842), ("height", 64, 62),
+     ("default_duration", 600, 600.5), ("music_volume", -40, -40.5), ("transition_duration", 5, 5.5)],
+)  # fmt: skip
+def test_setting_limits(setting: str, at: float, over: float) -> None:
+    script = Script("t", {}, (), "script.md")
+    assert load_settings(Path("/nonexistent-project"), script, {setting: at})[0][setting] == at
+    with pytest.raises(UserError, match=f"--config: {setting}: {over}"):
+        load_settings(Path("/nonexistent-project"), script, {setting: over})
