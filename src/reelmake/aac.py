@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from reelmake.ffmpeg import RenderError, run_ffmpeg
+from reelmake.ffmpeg import RenderError, run_ffmpeg, sound_time_limit
 from reelmake.fsutil import atomic_output
 
 FRAME = 1024
@@ -56,7 +56,7 @@ def encode(samples: np.ndarray, rate: int, out: Path) -> None:
         run_ffmpeg(
             ["-f", "s16le", "-ar", str(rate), "-ac", str(len(channels)), "-i", "pipe:0", *upmix,
              "-c:a", "aac", "-b:a", BITRATE, "-f", "mp4", str(tmp)],
-            what=f"encoding {out}", stdin=pcm,
+            what=f"encoding {out}", stdin=pcm, time_limit_s=sound_time_limit(channels.shape[1] / rate),
         )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reelmake.errors import UserError
+from reelmake.ffmpeg import local_file
 from reelmake.fsutil import write_if_changed
 
 MAX_IMAGE_PIXELS = 50_000_000  # ~8K x 6K; larger is almost surely a decompression bomb
@@ -39,15 +40,23 @@ def resolve_asset(project: Path, ref: str, *, shown_as: str) -> Path:
             file=shown_as,
         )
     root = project.resolve()
-    path = (root / ref).resolve()
-    if not path.is_relative_to(root):
+    try:
+        path = (root / ref).resolve()
+        if not path.is_relative_to(root):
+            raise UserError(
+                f"'{ref}' points outside the project folder; copy the file into assets/ instead.",
+                file=shown_as,
+            )
+        if not path.exists():
+            raise UserError(f"'{ref}' does not exist; add the file or fix the path.", file=shown_as)
+        if not path.is_file():  # a folder, or a device or pipe that could be read for ever
+            raise UserError(f"'{ref}' is not a file: a folder, device or pipe cannot be used.", file=shown_as)
+    except OSError as exc:  # a name too long for the file system, a folder we may not enter
+        raise UserError(f"'{ref}' cannot be opened ({exc.strerror}).", file=shown_as) from None
+    except RuntimeError:  # pathlib's report of a loop of symbolic links (an OSError from Python 3.13)
         raise UserError(
-            f"'{ref}' points outside the project folder; copy the file into assets/ instead.", file=shown_as
-        )
-    if not path.exists():
-        raise UserError(f"'{ref}' does not exist; add the file or fix the path.", file=shown_as)
-    if not path.is_file():
-        raise UserError(f"'{ref}' is not a file.", file=shown_as)
+            f"'{ref}' is a loop of symbolic links; point it at a real file.", file=shown_as
+        ) from None
     return path
 
 
@@ -115,12 +124,12 @@ def inspect_audio(path: Path, *, shown_as: str) -> AssetInfo:
     from reelmake.audiofile import ADVICE, AudioFileError, audio_duration
 
     try:
-        duration = audio_duration(path)
+        duration = audio_duration(path, MAX_VIDEO_SECONDS)
     except AudioFileError as error:
         raise UserError(f"'{shown_as}' {error}; {ADVICE}") from None
     if duration > MAX_VIDEO_SECONDS:
         raise UserError(
-            f"'{shown_as}' lasts {duration:.0f} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."
+            f"'{shown_as}' lasts over {MAX_VIDEO_SECONDS} s; sound up to {MAX_VIDEO_SECONDS} s is accepted."
         )
     return AssetInfo("audio", _sha256(path), 0, 0, duration)
 
@@ -152,7 +161,7 @@ def _open_video(path: Path, shown_as: str) -> tuple[int, int, float] | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(local_file(path)) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]

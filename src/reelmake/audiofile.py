@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from reelmake.errors import UserError
+from reelmake.ffmpeg import local_file
 from reelmake.speech import SAMPLE_RATE
 
 LAYOUTS = {1: "mono", 2: "stereo"}
@@ -18,13 +19,18 @@ class AudioFileError(Exception):
     """The file has no sound that can be decoded; the message says why, without the file's name."""
 
 
-def audio_duration(path: Path) -> float:
-    """Seconds of sound in the file's first audio stream, found by decoding all of it (so damage shows)."""
+def audio_duration(path: Path, limit_s: float) -> float:
+    """Seconds of sound in the file's first audio stream, found by decoding all of it (so damage shows).
+
+    Decoding stops once the sound is longer than ``limit_s``: a small file of silence can hold hours.
+    """
     samples = 0
     rate = 0
     for frame in _frames(path):
         samples += frame.samples
         rate = frame.sample_rate
+        if samples > limit_s * rate:
+            break
     if samples == 0:
         raise AudioFileError("has an audio stream but no sound in it")
     return samples / rate
@@ -51,7 +57,7 @@ def load_sound(path: Path, channels: int, *, shown_as: str) -> np.ndarray:
 def _frames(path: Path):  # type: ignore[no-untyped-def]
     """Decoded frames of the first audio stream; AudioFileError if there is none or it is damaged."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(local_file(path)) as container:
             if not container.streams.audio:
                 raise AudioFileError("has no audio stream")
             yield from container.decode(container.streams.audio[0])

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from reelmake.bitstream import first_frames
-from reelmake.ffmpeg import feed_ffmpeg, run_ffmpeg
+from reelmake.ffmpeg import feed_ffmpeg, local_file, run_ffmpeg, video_time_limit
 from reelmake.fsutil import atomic_output
 from reelmake.motion import Box, Motion, windows
 
@@ -36,6 +36,9 @@ TO_YUV = f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{FRAME_TAGS}
 # BT.709 luma weights of red and blue (green's is the rest).
 KR, KB = 0.2126, 0.0722
 KG = 1 - KR - KB
+SOURCE_FRAMES_PER_FRAME = 4
+# Making a moving frame (Pillow scales three planes, overlays are pasted) costs more than encoding it.
+MOVING_WORK_PER_FRAME = 3
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def video_args(
         f"[0:v]fps={fps},{fitted},tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]",
         "[v0][1:v]overlay=0:0:format=auto[v1]",
     ]
-    inputs = ["-i", str(clip), "-loop", "1", "-framerate", str(fps), "-i", str(title)]
+    # The clip is the user's file: named so that no name can be taken for an option or a protocol.
+    inputs = ["-i", local_file(clip), "-loop", "1", "-framerate", str(fps), "-i", str(title)]
     for number, overlay in enumerate(overlays, start=2):
         inputs += ["-i", str(overlay.image)]
         graph.append(
@@ -128,8 +132,15 @@ def encode_gop(image: Path, fps: int, out: Path) -> None:
 
     It does not depend on the scene's length, so it is encoded while the narration is still being spoken.
     """
+    frames = GOP_SECONDS * fps
+    with Image.open(image) as picture:  # reads the header only
+        megapixels = picture.width * picture.height / 1e6
     with atomic_output(out) as tmp:
-        run_ffmpeg(still_args(image, GOP_SECONDS * fps, fps, tmp), what=f"encoding {out}")
+        run_ffmpeg(
+            still_args(image, frames, fps, tmp),
+            what=f"encoding {out}",
+            time_limit_s=video_time_limit(frames, megapixels),
+        )
 
 
 def assemble_still_clip(runs: Sequence[tuple[Path, int]], fps: int, out: Path, record: Path) -> None:
@@ -166,14 +177,23 @@ def caption_runs(
 
 def render_video_clip(
     clip: Path, title: Path, overlays: Sequence[Overlay], frames: int, spec: dict[str, Any], out: Path,
-    record: Path,
+    record: Path, time_limit_s: float | None = None,
 ) -> None:  # fmt: skip
-    """A video scene: every frame encoded, at the spec's size, rate and fit, with its overlays."""
+    """A video scene: every frame encoded, at the spec's size, rate and fit, with its overlays.
+
+    Errors name the scene and its file: a clip that passed its check (which decodes its first frame)
+    may still be damaged further on. ``time_limit_s`` overrides the limit derived from the work.
+    """
     fps, width, height = spec["fps"], spec["width"], spec["height"]
+    # The source is decoded at up to SOURCE_FRAMES_PER_FRAME of its frames per frame made (a 120 fps clip
+    # in a 30 fps video), each costing its own size.
+    source = spec["asset"]["width"] * spec["asset"]["height"] * SOURCE_FRAMES_PER_FRAME
+    limit = time_limit_s or video_time_limit(frames, (width * height + source) / 1e6)
 
     def encode(piece: Path) -> None:
         args = video_args(clip, title, overlays, frames, fps, width, height, spec["fit"], piece)
-        run_ffmpeg(args, what=f"encoding {out}")
+        what = f"decoding {spec['asset']['path']} for scene '{spec['title']}'"
+        run_ffmpeg(args, what=what, time_limit_s=limit)
 
     _encode_clip(encode, frames, out, record)
 
@@ -288,7 +308,8 @@ def encode_pictures(
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
         "-i", "pipe:0", "-vf", FRAME_TAGS, "-frames:v", str(frames), *encoder_args(fps), str(out),
     ]  # fmt: skip
-    feed_ffmpeg(args, raw(), what=f"encoding {out}")
+    limit = video_time_limit(frames, MOVING_WORK_PER_FRAME * width * height / 1e6)
+    feed_ffmpeg(args, raw(), what=f"encoding {out}", time_limit_s=limit)
 
 
 def moving_pictures(canvas: Path, motion: Motion, frames: int, size: tuple[int, int]) -> Iterator[Planes]:

@@ -24,7 +24,7 @@ from reelmake.aac import Window
 from reelmake.bitstream import PictureDigest, annexb_units, idr_frames, mp4_picture_digest, split_frames
 from reelmake.captions import Caption, SceneCaption, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
-from reelmake.ffmpeg import RenderError, feed_ffmpeg
+from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder, transition_file
@@ -128,7 +128,9 @@ def compose(
     metadata = work / "chapters.ffmeta"
     metadata.write_text(ffmetadata(chapters), encoding="utf-8")
     with atomic_output(video) as tmp:
-        expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], tmp)
+        # Copying frames is far cheaper than encoding them: the encoder's limit is ample.
+        limit = video_time_limit(frame_cursor, width * height / 1e6)
+        expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], tmp, limit)
         report = probe(tmp, decode="edges")
         problems = check(report, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
         if mp4_picture_digest(tmp).hexdigest() != expected_pictures:
@@ -178,7 +180,10 @@ def chapter_starts(path: Path) -> list[float]:
         return [float(c["start"] * c["time_base"]) for c in container.chapters()]
 
 
-def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path) -> str:
+def _mux(
+    scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title: str, out: Path,
+    time_limit_s: float,
+) -> str:  # fmt: skip
     """Stream every scene's verified segments into ffmpeg with the narration; return the picture digest."""
     args = [
         "-f", "h264", "-framerate", str(fps), "-i", "pipe:0", "-i", str(track),
@@ -197,7 +202,7 @@ def _mux(scenes: list[SceneMedia], track: Path, metadata: Path, fps: int, title:
                 digest.update(annexb_units(piece))
                 yield piece
 
-    feed_ffmpeg(args, pieces(), what="joining the scenes")
+    feed_ffmpeg(args, pieces(), what="joining the scenes", time_limit_s=time_limit_s)
     return digest.hexdigest()
 
 

@@ -150,11 +150,14 @@ def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, from_recording, narrate, write_wav
 
     if "voice_file" in data:
+        recording = data["voice_file"]["path"]
+        try:
+            sound = load_sound(Path(recording), 1, shown_as=recording)[0]
+        except UserError as error:  # damaged since it was checked: say whose recording it is
+            raise UserError(error.detail, scene=f"'{data['title']}'") from None
         narration = from_recording(
-            load_sound(Path(data["voice_file"]["path"]), 1, shown_as=data["voice_file"]["path"])[0],
-            data["narration"], fps=data["fps"],
-            min_duration_s=data["min_duration_s"],
-        )  # fmt: skip
+            sound, data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"]
+        )
     else:
         speech = data.get("speech")
         engine = engine_for(speech["voice"], speech["speed"]) if speech else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -203,7 +204,7 @@ def load_settings(
     origins: dict[str, str] = {}
     config_file = project / CONFIG_NAME
     layers: list[tuple[str, Any]] = []
-    if config_file.is_file():
+    if os.path.lexists(config_file):  # a broken link or a pipe is an error, not "no config"
         layers.append(
             (CONFIG_NAME, load_yaml(read_user_text(config_file, shown_as=CONFIG_NAME), shown_as=CONFIG_NAME))
         )

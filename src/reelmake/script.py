@@ -8,6 +8,7 @@ comment ``<!-- duration: 4, fit: contain -->`` inside a scene sets per-scene opt
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,9 @@ class Script:
 
 
 def find_script(project: Path) -> Path:
-    """The project's script file: script.md, else script.yaml."""
+    """The project's script file: script.md, else script.yaml (if it is no text file, reading it says so)."""
     for name in SCRIPT_NAMES:
-        if (project / name).is_file():
+        if os.path.lexists(project / name):
             return project / name
     raise UserError(
         f"no script found in {project}: write script.md (or script.yaml) there, "
@@ -99,7 +100,7 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
         raise UserError("front matter starts with --- but has no closing --- line.", file=shown_as, line=1)
 
     raw_scenes: list[dict[str, Any]] = []
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = _markdown().parse(text)
     current: dict[str, Any] | None = None
     i = 0
     while i < len(tokens):
@@ -111,6 +112,10 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
                 raise UserError("a ## heading has no title text.", file=shown_as, line=line)
             current = {"title": title, "paragraphs": [], "visual": None, "options": {}, "line": line}
             raw_scenes.append(current)
+            if len(raw_scenes) > MAX_SCENES:  # stop at once, before reading thousands more
+                raise UserError(
+                    f"has over {MAX_SCENES} scenes; the limit is {MAX_SCENES}.", file=shown_as, line=line
+                )
             i += 3
             continue
         if current is not None:
@@ -141,6 +146,16 @@ def parse_markdown(text: str, *, shown_as: str = "script.md") -> Script:
     return _from_canonical(canonical, shown_as, lines=[raw["line"] for raw in raw_scenes])
 
 
+def _markdown() -> MarkdownIt:
+    """A CommonMark parser that keeps an image's path as written: by default it is percent-encoded for a
+    web page ('café.png' becomes 'caf%C3%A9.png', a file that does not exist) and links with schemes
+    it deems unsafe are dropped as text; here every path goes to the asset checks as the file name."""
+    md = MarkdownIt("commonmark")
+    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    return md
+
+
 def _take_inline(token: Any, scene: dict[str, Any], shown_as: str, line: int) -> None:
     words: list[str] = []
     for child in token.children or []:
@@ -152,6 +167,12 @@ def _take_inline(token: Any, scene: dict[str, Any], shown_as: str, line: int) ->
                     line=line,
                 )
             scene["visual"] = str(child.attrs.get("src", ""))
+            if not scene["visual"]:
+                raise UserError(
+                    f"scene '{scene['title']}' has an image with no file: write ![](assets/<name>).",
+                    file=shown_as,
+                    line=line,
+                )
         elif child.type in ("text", "code_inline"):
             words.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):

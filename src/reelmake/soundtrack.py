@@ -18,6 +18,7 @@ import numpy as np
 
 from reelmake import aac
 from reelmake.audiofile import decode_audio, load_sound
+from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import (
@@ -168,7 +169,10 @@ def render(composition: dict[str, Any], out: Path, report: Path) -> dict[str, An
     """Mix, master and encode the soundtrack; write the measurements of the encoded file to ``report``."""
     music = composition["music"]
     voice = place_narration(composition)
-    sound = load_sound(Path(music["path"]), 2, shown_as=music["path"])
+    try:
+        sound = load_sound(Path(music["path"]), 2, shown_as=music["path"])
+    except UserError as error:  # damaged since it was checked
+        raise UserError(f"setting music: {error.detail}") from None
     mix = voice[None, :] + music_bed(sound, voice, SAMPLE_RATE, music["volume_db"])
     ceiling = PEAK_LIMIT_DB
     with atomic_output(out) as tmp:

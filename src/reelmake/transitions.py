@@ -21,7 +21,7 @@ import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
 from reelmake.clips import FRAME_TAGS, encoder_args, write_segment
-from reelmake.ffmpeg import RenderError, feed_ffmpeg
+from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
 
 
 def fade_weights(frames: int) -> np.ndarray:
@@ -73,6 +73,8 @@ def render_fade(
             ],
             blended(),
             what=f"encoding {out}",
+            # Each frame is decoded, blended and encoded.
+            time_limit_s=video_time_limit(length, 3 * width * height / 1e6),
         )  # fmt: skip
         segment = piece.read_bytes()
     finally:

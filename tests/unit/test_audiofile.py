@@ -17,7 +17,7 @@ from reelmake.speech import SAMPLE_RATE, from_recording
 @pytest.mark.parametrize("ext", ["wav", "mp3", "m4a", "flac", "ogg"])
 def test_every_common_format_decodes_to_48_khz(tmp_path: Path, ext: str) -> None:
     path = make_sound(tmp_path / f"tone.{ext}", 1.5, (440.0,), amplitude=0.5)
-    assert audio_duration(path) == pytest.approx(1.5, abs=0.03)  # AAC adds its priming samples
+    assert audio_duration(path, 3600) == pytest.approx(1.5, abs=0.03)  # AAC adds its priming samples
     stereo = decode_audio(path, channels=2)
     mono = decode_audio(path, channels=1)
     assert stereo.shape[0] == 2 and mono.shape[0] == 1
@@ -28,7 +28,7 @@ def test_every_common_format_decodes_to_48_khz(tmp_path: Path, ext: str) -> None
 
 
 def test_a_video_s_sound_track_is_sound(tmp_path: Path) -> None:
-    assert audio_duration(make_video(tmp_path / "clip.mp4", 1.0)) == pytest.approx(1.0, abs=0.05)
+    assert audio_duration(make_video(tmp_path / "clip.mp4", 1.0), 3600) == pytest.approx(1.0, abs=0.05)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_files_without_sound_are_refused_clearly(tmp_path: Path, make, reason: s
     path = tmp_path / "voice.mp3"
     make(path)
     with pytest.raises(AudioFileError, match=reason):
-        audio_duration(path)
+        audio_duration(path, 3600)
     with pytest.raises(UserError) as error:
         inspect_audio(path, shown_as="assets/voice.mp3")
     assert str(error.value).startswith(f"'assets/voice.mp3' {reason}")
@@ -61,7 +61,7 @@ def test_a_silent_video_has_no_audio_stream(tmp_path: Path) -> None:
         check=True,
     )  # fmt: skip
     with pytest.raises(AudioFileError, match="has no audio stream"):
-        audio_duration(path)
+        audio_duration(path, 3600)
 
 
 def test_a_recording_lasts_as_long_as_its_sound_and_its_sentences_share_it() -> None:

@@ -46,7 +46,7 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
     metadata = tmp_path / "chapters.ffmeta"
     metadata.write_text(ffmetadata([Chapter(0, 2.5, "S1"), Chapter(2.5, 115 / FPS, "S2")]))
     out = tmp_path / "joined.mp4"
-    expected = _mux(scenes, track, metadata, FPS, "t", out)
+    expected = _mux(scenes, track, metadata, FPS, "t", out, 60.0)
     return out, expected, scenes
 
 
@@ -85,8 +85,9 @@ def test_a_damaged_segment_is_refused(joined: tuple[Path, str, list[SceneMedia]]
     clip.write_bytes(bytes(data))
     with pytest.raises(RenderError, match="is damaged"):
         _mux(
-            scenes, tmp_path / "narration.m4a", tmp_path / "chapters.ffmeta", FPS, "t", tmp_path / "again.mp4"
-        )
+            scenes, tmp_path / "narration.m4a", tmp_path / "chapters.ffmeta", FPS, "t",
+            tmp_path / "again.mp4", 60.0,
+        )  # fmt: skip
 
 
 def test_length_prefixed_and_annexb_framings_agree() -> None:

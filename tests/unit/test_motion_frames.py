@@ -175,7 +175,7 @@ def test_frames_all_differ_and_overlays_stay_put(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(
         clips,
         "feed_ffmpeg",
-        lambda args, chunks, what: captured.extend(_split(c, frame)[0] for c in chunks),
+        lambda args, chunks, what, time_limit_s: captured.extend(_split(c, frame)[0] for c in chunks),
     )
     encode_pictures(pictures, [Overlay(tmp_path / "band.png", 10, 20)], 30, 30, frame, tmp_path / "clip.h264")
     assert len(captured) == 30
