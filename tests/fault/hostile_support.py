@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +102,23 @@ def status_of(answer: bytes) -> int | None:
     return int(match[1]) if match else None
 
 
-def rendered_video(server: Server) -> dict[str, Any]:
-    """Render one small project: its job (video_url, ids) and the kept video's bytes."""
+@dataclass(frozen=True)
+class Rendered:
+    """A finished render: its project and job as the API showed them, and the kept video's bytes."""
+
+    project: dict[str, Any]
+    job: dict[str, Any]
+    data: bytes = field(repr=False)
+
+
+def rendered_video(server: Server) -> Rendered:
+    """Render one small project."""
     with server.client() as client:
         project = upload(client, small_script("One.", "Two.")).json()
     job, _ = render(server, project["id"])
     assert job["state"] == "succeeded", job
     kept = server.data / "projects" / project["id"] / "renders" / job["job_id"] / "final.mp4"
-    return {"job": job, "project": project, "video": kept.read_bytes()}
+    return Rendered(project, job, kept.read_bytes())
 
 
 def byteranges(response: httpx.Response | tuple[dict[str, str], bytes]) -> list[tuple[int, int, bytes]]:
