@@ -114,11 +114,8 @@ def memory_kb(pid: int, name: str = "VmHWM") -> int:
 
 
 def load_script(index: int) -> str:
-    """A small project of its own (320x180, two short scenes), so every render has real work to do."""
-    return (
-        f"---\ntitle: Load {index}\nwidth: 320\nheight: 180\n---\n"
-        f"## Load {index}\n<!-- duration: 1 -->\n\n## Part two of {index}\n<!-- duration: 1 -->\n"
-    )
+    """A small project of its own (320x180, one short scene), so every render has real work to do."""
+    return f"---\ntitle: Load {index}\nwidth: 320\nheight: 180\n---\n## Load {index}\n<!-- duration: 1 -->\n"
 
 
 def run_load(url: str, data: Path, pid: int, plan: LoadPlan) -> LoadReport:
