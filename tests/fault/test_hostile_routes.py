@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from service.support import Server, small_script, upload
+from service.support import Server, small_script, start_server, upload
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
 from websockets.sync.client import connect
 
@@ -303,3 +304,34 @@ def test_garbage_frames_change_nothing(server: Server, video: Rendered) -> None:
     with server.client() as client:
         assert client.get(f"/api/jobs/{job}").json()["state"] == "succeeded"
     shutil.rmtree(server.data / "projects" / project)
+
+
+# --- token ----------------------------------------------------------------------------------------------
+
+
+def test_garbage_credentials_are_401_and_the_scheme_is_case_insensitive(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", token="sekrit")
+    try:
+        for value in (
+            b"Bearer \xff\xfe",
+            b"Bearer",
+            b"Basic c2Vrcml0",
+            b"Bearer sekrit2",
+            b"sekrit",
+            b"x" * 6000,
+        ):
+            status, _, answer = raw_request(server, "GET", "/api/health", headers={"Authorization": value})
+            assert_proper(status, answer, 401)
+        for cookie in (b"reelmake_token=\xff", b'reelmake_token="sekrit', b"reelmake_token=" + b"s" * 6000):
+            status, _, answer = raw_request(server, "GET", "/api/health", headers={"Cookie": cookie})
+            assert_proper(status, answer, 401)
+        for value in (b"Bearer sekrit", b"bearer sekrit", b"BEARER  sekrit"):  # RFC 9110 11.1
+            assert raw_request(server, "GET", "/api/health", headers={"Authorization": value})[0] == 200
+        with pytest.raises(InvalidStatus) as refused:
+            connect(
+                ws_url(server, "x"), additional_headers={"Authorization": "Bearer  sekrit2"}, open_timeout=30
+            )
+        assert refused.value.response.status_code == 401
+    finally:
+        server.stop()
+    assert server_errors(server) == []

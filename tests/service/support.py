@@ -63,7 +63,7 @@ class Server:
 
 def start_server(data: Path, *args: str, token: str | None = None) -> Server:
     log = data.parent / f"server-{uuid.uuid4().hex[:8]}.log"
-    process, port = spawn_server(data, *args, *(["--token", token] if token else []), log=log)
+    process, port = spawn_server(data, *args, log=log, token=token)
     return Server(data, port, process, token)
 
 

@@ -69,8 +69,9 @@ class TokenAuth:
         if scope["type"] not in ("http", "websocket") or not self.token or scope["path"] in self.OPEN:
             return await self.app(scope, receive, send)
         request = Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         offered = [
-            request.headers.get("authorization", "").removeprefix("Bearer "),
+            credentials.strip(" ") if scheme.lower() == "bearer" else "",  # the scheme is case-insensitive
             request.cookies.get(TOKEN_COOKIE, ""),
             # Only the page takes the token from its address (once: it becomes the cookie); elsewhere a
             # token in a URL would end up in logs and histories.

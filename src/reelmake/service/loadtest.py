@@ -86,10 +86,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn_server(data: Path, *args: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def spawn_server(
+    data: Path, *args: str, log: Path, token: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start `reelmake serve --data DATA` on a free loopback port and wait until it answers /api/health."""
     port = free_port()
     command = [sys.executable, "-m", "reelmake.cli", "serve", "--data", str(data), "--port", str(port), *args]
+    command += ["--token", token] if token else []
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -98,7 +102,8 @@ def spawn_server(data: Path, *args: str, log: Path) -> tuple[subprocess.Popen[by
         if process.poll() is not None:
             raise RuntimeError(f"the server stopped at start:\n{log.read_text()[-3000:]}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
+            health = httpx.get(f"http://127.0.0.1:{port}/api/health", headers=headers, timeout=5)
+            if health.status_code == 200:
                 return process, port
         time.sleep(0.2)
     process.kill()
