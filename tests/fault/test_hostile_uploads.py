@@ -8,13 +8,17 @@ kinds, a zip bomb, too many zip entries and an oversized field upload; these ext
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
 import random
 import re
 import shutil
+import socket
 import struct
 import tarfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +26,7 @@ from pathlib import Path
 import pytest
 from conftest import fault_count
 from PIL import Image
-from service.support import Server, small_script
+from service.support import Server, small_script, start_server
 
 from fault.hostile_support import (
     assert_proper,
@@ -77,7 +81,10 @@ def multipart(*parts: tuple[bytes, bytes | None, bytes], boundary: bytes = b"xyz
     return body + (b"--" + boundary + b"--\r\n" if end else b"")
 
 
-def post_form(server: Server, body: bytes, content_type: str = "multipart/form-data; boundary=xyz") -> tuple:
+FORM = "multipart/form-data; boundary=xyz"
+
+
+def post_form(server: Server, body: bytes, content_type: str = FORM) -> tuple[int, bytes]:
     status, _, answer = raw_request(server, "POST", "/api/projects", body, {"Content-Type": content_type})
     return status, answer
 
@@ -347,3 +354,32 @@ def test_bit_flipped_archives_never_fail_the_server(server: Server, kind: str, t
             assert_proper(response.status_code, response.text, 201, 413, 422)
             if response.status_code == 201:
                 shutil.rmtree(server.data / "projects" / response.json()["id"])
+
+
+def test_large_uploads_are_spooled_inside_the_data_folder(tmp_path: Path) -> None:
+    """A file part over Starlette's 1 MB spool size goes to a temporary file: in the data folder's staging
+    folder (its disk, emptied at start), never in /tmp outside it."""
+    server = start_server(tmp_path / "data", "--max-upload-mb", "5")
+    try:
+        head = b"POST /api/projects HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n"
+        head += f"Content-Type: {FORM}\r\n\r\n".encode()
+        part = b'--xyz\r\nContent-Disposition: form-data; name="assets"; filename="big.png"\r\n\r\n'
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            sock.sendall(head + part + bytes(2_000_000))  # and the rest never comes
+            deadline = time.monotonic() + 30
+            while not (spooled := open_files(server.process.pid, "deleted")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert spooled and all(Path(target).parent == server.data / "tmp" for target in spooled), spooled
+    finally:
+        server.stop()
+    assert server_errors(server) == []
+
+
+def open_files(pid: int, marker: str) -> list[str]:
+    """The files a process holds open whose link names contain ``marker`` (with it and the inode cut)."""
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if marker in (target := os.readlink(fd)):
+                targets.append(target.removesuffix(f" ({marker})"))
+    return targets

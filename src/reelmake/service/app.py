@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import re
+import tempfile
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -147,6 +148,10 @@ def ascii_filename(title: str) -> str:
 def create_app(settings: ServiceSettings) -> FastAPI:
     settings.data.mkdir(parents=True, exist_ok=True)
     projects = ProjectStore(settings.data, settings.limits)
+    # Starlette spools an uploaded file over 1 MB to a temporary file: keep those inside the data folder,
+    # on its disk (an upload of --max-upload-mb must not fill /tmp, often a small RAM disk). The staging
+    # folder is emptied at every start.
+    tempfile.tempdir = str(projects.staging)
     jobs = SqliteJobStore(settings.data / "reelmake.db")
     runner = Runner(jobs, projects, workers=settings.workers)
     templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
