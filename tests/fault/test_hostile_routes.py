@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,8 +289,8 @@ def test_garbage_frames_change_nothing(server: Server, video: Rendered) -> None:
         connect(ws_url(server, job), open_timeout=30) as noisy,
         connect(ws_url(server, job), open_timeout=30, max_size=None) as huge,
     ):
-        vanishing = connect(ws_url(server, job), open_timeout=30)
-        vanishing.socket.close()  # no close frame: the client is simply gone
+        with connect(ws_url(server, job), open_timeout=30) as vanishing:
+            vanishing.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the client is simply gone
         for frame in (b"\x00\xff" * 100, "not json {", json.dumps({"type": "cancel"}), json.dumps([1, 2])):
             noisy.send(frame)
         huge.send("x" * (WS_MAX_MESSAGE + 1))

@@ -302,31 +302,32 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         queue = runner.subscribe(job_id)
 
         async def stream() -> None:
-            job = job_or_404(job_id)
-            await websocket.send_json({"type": "snapshot", **job_view(job)})
-            if job.state in FINAL_TYPES:
-                final = {
-                    "type": job.state,
-                    **(urls(job) if job.state == "succeeded" else {"error": job.error}),
-                }
-                await websocket.send_json(final)
-            else:
-                while (message := await queue.get())["type"] not in FINAL_TYPES:
+            with contextlib.suppress(WebSocketDisconnect):  # the client left: the render goes on
+                job = job_or_404(job_id)
+                await websocket.send_json({"type": "snapshot", **job_view(job)})
+                if job.state in FINAL_TYPES:
+                    final = {
+                        "type": job.state,
+                        **(urls(job) if job.state == "succeeded" else {"error": job.error}),
+                    }
+                    await websocket.send_json(final)
+                else:
+                    while (message := await queue.get())["type"] not in FINAL_TYPES:
+                        await websocket.send_json(message)
                     await websocket.send_json(message)
-                await websocket.send_json(message)
+                await websocket.close()
 
+        # Whichever ends first: the stream (its final message sent) or the client (gone, or refused for a
+        # message over WS_MAX_MESSAGE); the other is stopped.
         sender, listener = asyncio.create_task(stream()), asyncio.create_task(_discard_incoming(websocket))
         try:
             await asyncio.wait((sender, listener), return_when=asyncio.FIRST_COMPLETED)
-            listener.cancel()
-            if sender.done() and sender.exception() is None:
-                await websocket.close()
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client left: the render goes on without this listener
         finally:
             sender.cancel()
             listener.cancel()
             runner.unsubscribe(job_id, queue)
+        if sender.done() and not sender.cancelled():
+            sender.result()  # an error of the stream itself is raised, not lost
 
     @app.get("/api/projects/{project_id}/videos")
     def list_videos(project_id: str) -> list[dict[str, Any]]:
