@@ -316,6 +316,8 @@ ARCHIVES: list[tuple[str, str, Callable[[], bytes], int, str]] = [
     ("zip-size-over-limit", "p.zip", lambda: lying_zip("assets/p.png", size=10 * LIMIT), 413, "MB"),
     ("zip-encrypted", "p.zip", lambda: lying_zip("assets/p.png", flags=0x1), 422, "encrypted"),
     ("zip-unknown-method", "p.zip", lambda: lying_zip("assets/p.png", method=99), 422, "cannot be read"),
+    ("zip-says-bzip2", "p.zip", lambda: lying_zip("assets/p.png", method=zipfile.ZIP_BZIP2), 422, UNREAD),
+    ("zip-says-lzma", "p.zip", lambda: lying_zip("assets/p.png", method=zipfile.ZIP_LZMA), 422, UNREAD),
     ("zip-truncated", "p.zip", lambda: zip_of({"script.md": SCRIPT})[:-30], 422, "not a readable .zip"),
     ("tar-truncated", "p.tar.gz", lambda: tar_gz(member("script.md", SCRIPT))[:40], 422, "not a readable"),
     ("gzip-garbage", "p.tar.gz", lambda: b"\x1f\x8b" + bytes(100), 422, "not a readable"),

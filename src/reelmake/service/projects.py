@@ -9,11 +9,12 @@ the template, so an upload can never bring code that Snakemake would run.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
+import lzma
 import re
 import shutil
 import stat
+import struct
 import tarfile
 import uuid
 import zipfile
@@ -33,15 +34,19 @@ SCRIPT_SUFFIXES = {".md": "script.md", ".yaml": "script.yaml", ".yml": "script.y
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 COPY_CHUNK = 1 << 20
 # What reading a damaged, truncated, encrypted or exotically packed archive raises (never a server error):
-# a bad CRC or a size its directory lies about, a broken deflate or gzip stream, an early end of data.
+# a bad CRC or a size its directory lies about, a broken deflate or LZMA stream, an early end of data, an
+# encrypted entry or an unknown method, offsets and fields that make no sense; and OSErrors without an
+# errno (see _archive_damage).
 DAMAGED_ARCHIVE = (
     zipfile.BadZipFile,
     tarfile.TarError,
     zlib.error,
+    lzma.LZMAError,
     EOFError,
-    gzip.BadGzipFile,
     NotImplementedError,
     RuntimeError,
+    ValueError,  # e.g. a header offset that points before the file's start
+    struct.error,
 )
 
 
@@ -211,7 +216,9 @@ class ProjectStore:
             try:
                 with open_entry() as source:
                     self._copy(source, folder / relative, budget)
-            except DAMAGED_ARCHIVE as error:
+            except Exception as error:
+                if not _archive_damage(error):
+                    raise
                 raise UploadError(
                     f"the archive entry '{name}' cannot be read ({_reason(error)}); pack the project again."
                 ) from None
@@ -250,7 +257,9 @@ def _archive_entries(archive: Upload, limits: Limits) -> list[tuple[str, int | N
     if lowered.endswith(".zip"):
         try:
             zipped = zipfile.ZipFile(archive.file)
-        except DAMAGED_ARCHIVE:
+        except Exception as error:
+            if not _archive_damage(error):
+                raise
             raise UploadError(f"'{archive.name}' is not a readable .zip file.") from None
         for info in zipped.infolist():
             mode = info.external_attr >> 16
@@ -271,11 +280,22 @@ def _archive_entries(archive: Upload, limits: Limits) -> list[tuple[str, int | N
                     None if member.isdir() else member.size,
                     lambda m=member: contextlib.closing(tar.extractfile(m) or io.BytesIO()),
                 )
-        except DAMAGED_ARCHIVE:
+        except Exception as error:
+            if not _archive_damage(error):
+                raise
             raise UploadError(f"'{archive.name}' is not a readable .tar.gz file.") from None
     else:
         raise UploadError(f"'{archive.name}' is not an archive this service reads: send a .zip or .tar.gz.")
     return entries
+
+
+def _archive_damage(error: Exception) -> bool:
+    """Whether an error met while reading an archive is the archive's fault rather than the server's. A
+    broken bz2 or gzip stream is an OSError without an errno; one with an errno is the disk (full, failing)
+    and stays a server error."""
+    if isinstance(error, OSError):
+        return error.errno is None
+    return isinstance(error, DAMAGED_ARCHIVE)
 
 
 def _reason(error: BaseException) -> str:
