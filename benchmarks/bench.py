@@ -4,9 +4,9 @@ Generates a project (bench_project.py, still pictures), renders it cold, then ti
 narration edit, an image replacement, a reorder, a revert and the join alone; reads Snakemake's per-rule
 benchmark files; counts process launches (strace, in a separate untimed render of a copy); measures TTS
 speed, output bitrate, MoviePy composing the same scenes (comparator.py) and the quality of the result
-(quality.py); last, it re-renders the photos with Ken Burns motion and compares their video's cost with
-the same scenes still. Writes benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figures
-as Markdown tables.
+(quality.py); it re-renders the photos with Ken Burns motion and compares their video's cost with
+the same scenes still; last, it puts a real `reelmake serve` under load (reelmake.service.loadtest).
+Writes benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figures as Markdown tables.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,6 +39,7 @@ import quality
 from bench_project import BenchProject
 
 from reelmake.probe import probe
+from reelmake.service.loadtest import LoadPlan, run_load, spawn_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GIB = 1024**3
@@ -442,7 +444,45 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     result["tts"]["direct"] = tts_direct(sentences)
     result["moviepy"] = optional(lambda: run_comparator(args, project, build, cold_manifest, full, work))
     result["motion"] = optional(lambda: motion_step(project, args.cores, full))
+    no_load = {"note": "skipped: --no-load"}
+    result["service_load"] = optional(lambda: measure_service_load(work) if args.service_load else no_load)
     result["load"]["after"] = load_now()
+
+
+def measure_service_load(work: Path) -> dict[str, Any]:
+    """The studio under load (reelmake.service.loadtest, the same run as the fault suite's load test):
+    a real `reelmake serve --workers 1`, 50 clients reading Range requests of a finished video, 20
+    WebSocket watchers and 10 renders queued at once."""
+    data = work / "service-load" / "data"
+    data.parent.mkdir(parents=True)
+    plan = LoadPlan()
+    process, port = spawn_server(data, "--workers", "1", log=data.parent / "server.log")
+    try:
+        report = run_load(f"http://127.0.0.1:{port}", data, process.pid, plan)
+    finally:
+        process.terminate()
+        process.wait(30)
+    return {"plan": asdict(plan), **report.figures()}
+
+
+def service_load_markdown(figures: dict[str, Any]) -> str:
+    """The load figures as their own table (absent when the step was skipped or failed)."""
+    if "range_reads" not in figures:
+        return f"studio under load: {figures.get('note', 'n/a')}"
+    plan = figures["plan"]
+    rows = [
+        ("Range reads (all bytes compared)", f"{figures['range_reads']} by {plan['range_clients']} clients"),
+        ("Range reads per second", _fmt(figures["range_reads_per_s"], "", 1)),
+        ("Range read latency p50 / p99", f"{figures['p50_ms']:.1f} ms / {figures['p99_ms']:.1f} ms"),
+        ("WebSocket watchers that saw their job end", f"{figures['watchers_complete']} / {plan['watchers']}"),
+        ("renders queued at once, succeeded", f"{figures['renders_succeeded']} / {plan['renders']}"),
+        ("server RSS before / peak (VmHWM)",
+         f"{figures['server_rss_before_mb']:.0f} MB / {figures['server_peak_rss_mb']:.0f} MB"),
+        ("wrong or missing answers", str(len(figures["failures"]))),
+        ("wall time", f"{figures['seconds']:.1f} s"),
+    ]  # fmt: skip
+    lines = ["| studio under load (`reelmake serve --workers 1`) | value |", "|---|---|"]
+    return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
 
 
 VIDEO_RULES = ("scene_image", "scene_title", "scene_gop", "scene_clip")  # all but the narration
@@ -682,6 +722,8 @@ def markdown(result: dict[str, Any]) -> str:
     for rule, row in sorted(result.get("rules", {}).items()):
         rss = _fmt(row["max_rss_mb"], "", 0)
         lines.append(f"| {rule} | {row['jobs']} | {_fmt(row['sum_s'])} | {_fmt(row['max_s'])} | {rss} |")
+    if "service_load" in result:
+        lines += ["", service_load_markdown(result["service_load"])]
     return "\n".join(lines)
 
 
@@ -709,6 +751,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-strace", dest="strace", action="store_false", help="do not count process launches"
+    )
+    parser.add_argument(
+        "--no-load", dest="service_load", action="store_false", help="skip the studio's load test"
     )
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="folder for the JSON (default benchmarks/results)"

@@ -179,7 +179,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from reelmake.service.app import ServiceSettings, create_app
+    from reelmake.service.app import WS_MAX_MESSAGE, ServiceSettings, create_app
     from reelmake.service.projects import Limits
 
     if args.gc_every is not None and args.gc_every <= 0:
@@ -206,7 +206,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     app = create_app(settings)
     print(f"reelmake studio on http://{args.host}:{args.port}/ ; data in {args.data.resolve()}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # A WebSocket client only listens: a message from it over 64 kB closes its socket (1009).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=WS_MAX_MESSAGE)
     return 0
 
 

@@ -28,7 +28,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One run of the harness: 3 scenes at 320x180 (a slide, a photo, a clip), no MoviePy."""
     tmp = tmp_path_factory.mktemp("bench")
     command = [sys.executable, str(BENCH / "bench.py"), "--scenes", "3", "--size", "320x180", "--no-moviepy",
-               "--results", str(tmp / "results"), "--workdir", str(tmp / "work")]  # fmt: skip
+               "--no-load", "--results", str(tmp / "results"), "--workdir", str(tmp / "work")]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert run.returncode == 0, f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     (out,) = (tmp / "results").glob("*-3x180.json")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +13,8 @@ from typing import Any
 import httpx
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
+
+from reelmake.service.loadtest import spawn_server
 
 # Silent scenes (no voice to load) of one second at 320x180: a render takes a few seconds.
 SMALL = "---\ntitle: Small\nwidth: 320\nheight: 180\n---\n"
@@ -63,29 +61,10 @@ class Server:
             self.process.wait(30)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data: Path, *args: str, token: str | None = None) -> Server:
-    port = free_port()
-    command = [sys.executable, "-m", "reelmake.cli", "serve", "--data", str(data), "--port", str(port), *args]
-    if token:
-        command += ["--token", token]
-    log = (data.parent / f"server-{port}.log").open("wb")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    server = Server(data, port, process, token)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (data.parent / f"server-{port}.log").read_text()
-        with contextlib.suppress(httpx.TransportError), server.client() as client:
-            if client.get("/api/health").status_code == 200:
-                return server
-        time.sleep(0.2)
-    raise AssertionError("the server did not start")
+    log = data.parent / f"server-{uuid.uuid4().hex[:8]}.log"
+    process, port = spawn_server(data, *args, log=log, token=token)
+    return Server(data, port, process, token)
 
 
 def upload(

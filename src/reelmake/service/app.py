@@ -6,28 +6,43 @@ import asyncio
 import contextlib
 import hmac
 import re
+import tempfile
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Body, FastAPI, File, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import (
+    Body,
+    Depends,
+    FastAPI,
+    File,
+    HTTPException,
+    Request,
+    UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelmake import __version__
 from reelmake.errors import UserError
 from reelmake.plan import Plan, scene_folder
 from reelmake.service.projects import Limits, ProjectStore, Upload, UploadError, check_project
+from reelmake.service.ranges import MediaFileResponse
 from reelmake.service.runner import FINAL_TYPES, Runner, render_folder, urls
 from reelmake.service.store import Job, SqliteJobStore
 
 TOKEN_COOKIE = "reelmake_token"
 MEDIA = {"final.mp4": "video/mp4", "final.vtt": "text/vtt", "final.srt": "application/x-subrip",
          "poster.jpg": "image/jpeg"}  # fmt: skip
+# The events socket only sends: a client's message is read and dropped, and one over this size refused.
+WS_MAX_MESSAGE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,9 @@ class TokenAuth:
         if scope["type"] not in ("http", "websocket") or not self.token or scope["path"] in self.OPEN:
             return await self.app(scope, receive, send)
         request = Request(scope) if scope["type"] == "http" else WebSocket(scope, receive, send)
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         offered = [
-            request.headers.get("authorization", "").removeprefix("Bearer "),
+            credentials.strip(" ") if scheme.lower() == "bearer" else "",  # the scheme is case-insensitive
             request.cookies.get(TOKEN_COOKIE, ""),
             # Only the page takes the token from its address (once: it becomes the cookie); elsewhere a
             # token in a URL would end up in logs and histories.
@@ -85,20 +101,56 @@ class TokenAuth:
             await denied(scope, receive, send)
 
 
+class BodyTooLarge(Exception):
+    """Raised inside the app when a request body turns out larger than the limit as it streams in."""
+
+
 class BodyLimit:
-    """Refuse a request whose declared size is over the upload limit (413) before reading any of it."""
+    """Refuse a request over the upload limit (413): at once when its Content-Length says so, and as soon
+    as the bytes actually received pass the limit (a chunked body has no length, and a length can lie)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Request(scope).headers.get("content-length", "0")
-            if length.isdigit() and int(length) > self.max_bytes:
-                message = f"the upload is larger than the limit of {self.max_bytes / 1e6:,.0f} MB."
-                return await JSONResponse({"error": message}, 413)(scope, receive, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = Request(scope).headers.get("content-length", "0")
+        if length.isdigit() and int(length) > self.max_bytes:
+            return await self._refuse(scope, receive, send)
+        received = 0
+        over = started = False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                over = True
+                raise BodyTooLarge
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to the cut-off body is replaced by the 413 below
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except BodyTooLarge:
+            pass
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"the upload is larger than the limit of {self.max_bytes / 1e6:,.0f} MB."
+        await JSONResponse({"error": message}, 413)(scope, receive, send)
 
 
 def ascii_filename(title: str) -> str:
@@ -110,6 +162,10 @@ def ascii_filename(title: str) -> str:
 def create_app(settings: ServiceSettings) -> FastAPI:
     settings.data.mkdir(parents=True, exist_ok=True)
     projects = ProjectStore(settings.data, settings.limits)
+    # Starlette spools an uploaded file over 1 MB to a temporary file: keep those inside the data folder,
+    # on its disk (an upload of --max-upload-mb must not fill /tmp, often a small RAM disk). The staging
+    # folder is emptied at every start.
+    tempfile.tempdir = str(projects.staging)
     jobs = SqliteJobStore(settings.data / "reelmake.db")
     runner = Runner(jobs, projects, workers=settings.workers, profile=settings.profile)
     templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -137,6 +193,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.exception_handler(UserError)
     async def user_error(_: Request, error: UserError) -> JSONResponse:
         return JSONResponse({"error": str(error), "errors": [str(error)]}, 422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes the whole offending input (an upload, up to its limit) back.
+        errors = [f"{'.'.join(map(str, e['loc'][1:])) or 'body'}: {e['msg']}" for e in error.errors()]
+        return JSONResponse({"error": "; ".join(errors), "errors": errors}, 422)
 
     @app.exception_handler(UploadError)
     async def upload_error(_: Request, error: UploadError) -> JSONResponse:
@@ -193,7 +255,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def list_projects() -> list[dict[str, Any]]:
         return [{"id": project_id, "url": f"/api/projects/{project_id}"} for project_id in projects.ids()]
 
-    @app.post("/api/projects", status_code=201)
+    @app.post("/api/projects", status_code=201, dependencies=[Depends(one_file_each("script", "archive"))])
     def create_project(
         script: Annotated[UploadFile | None, File(description="script.md or script.yaml")] = None,
         assets: Annotated[
@@ -210,7 +272,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def get_project(project_id: str) -> dict[str, Any]:
         return project_view(project_id, check_project(folder(project_id)))
 
-    @app.put("/api/projects/{project_id}/script")
+    @app.put("/api/projects/{project_id}/script", dependencies=[Depends(one_file_each("script"))])
     def put_script(project_id: str, script: Annotated[UploadFile, File()]) -> dict[str, Any]:
         folder(project_id)
         refuse_while_rendering(project_id)
@@ -247,30 +309,39 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     @app.websocket("/api/jobs/{job_id}/events")
     async def job_events(websocket: WebSocket, job_id: str) -> None:
-        job = jobs.get(job_id)
-        if job is None:
-            await websocket.close(code=4404, reason="no such job")
+        if jobs.get(job_id) is None:
+            await websocket.send_denial_response(JSONResponse({"error": "no such job"}, 404))
             return
         await websocket.accept()
         queue = runner.subscribe(job_id)
-        try:
-            job = job_or_404(job_id)
-            await websocket.send_json({"type": "snapshot", **job_view(job)})
-            if job.state in FINAL_TYPES:
-                final = {
-                    "type": job.state,
-                    **(urls(job) if job.state == "succeeded" else {"error": job.error}),
-                }
-                await websocket.send_json(final)
-            else:
-                while (message := await queue.get())["type"] not in FINAL_TYPES:
+
+        async def stream() -> None:
+            with contextlib.suppress(WebSocketDisconnect):  # the client left: the render goes on
+                job = job_or_404(job_id)
+                await websocket.send_json({"type": "snapshot", **job_view(job)})
+                if job.state in FINAL_TYPES:
+                    final = {
+                        "type": job.state,
+                        **(urls(job) if job.state == "succeeded" else {"error": job.error}),
+                    }
+                    await websocket.send_json(final)
+                else:
+                    while (message := await queue.get())["type"] not in FINAL_TYPES:
+                        await websocket.send_json(message)
                     await websocket.send_json(message)
-                await websocket.send_json(message)
-            await websocket.close()
-        except WebSocketDisconnect:
-            pass  # the render goes on without this listener
+                await websocket.close()
+
+        # Whichever ends first: the stream (its final message sent) or the client (gone, or refused for a
+        # message over WS_MAX_MESSAGE); the other is stopped.
+        sender, listener = asyncio.create_task(stream()), asyncio.create_task(_discard_incoming(websocket))
+        try:
+            await asyncio.wait((sender, listener), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            sender.cancel()
+            listener.cancel()
             runner.unsubscribe(job_id, queue)
+        if sender.done() and not sender.cancelled():
+            sender.result()  # an error of the stream itself is raised, not lost
 
     @app.get("/api/projects/{project_id}/videos")
     def list_videos(project_id: str) -> list[dict[str, Any]]:
@@ -304,17 +375,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return path
 
     @app.api_route("/videos/{project_id}/{render}/download", methods=["GET", "HEAD"])
-    def download(project_id: str, render: str) -> FileResponse:
+    def download(project_id: str, render: str) -> MediaFileResponse:
         path = media(project_id, render, "final.mp4")
         title = _read_json(path.parent / "manifest.json").get("title") or "video"
         disposition = (
             f"attachment; filename=\"{ascii_filename(title)}.mp4\"; filename*=UTF-8''{quote(title + '.mp4')}"
         )
-        return FileResponse(path, media_type="video/mp4", headers={"Content-Disposition": disposition})
+        return MediaFileResponse(path, media_type="video/mp4", headers={"Content-Disposition": disposition})
 
     @app.api_route("/videos/{project_id}/{render}/{name}", methods=["GET", "HEAD"])
-    def video_file(project_id: str, render: str, name: str) -> FileResponse:
-        return FileResponse(media(project_id, render, name), media_type=MEDIA[name])
+    def video_file(project_id: str, render: str, name: str) -> MediaFileResponse:
+        return MediaFileResponse(media(project_id, render, name), media_type=MEDIA[name])
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> Response:
@@ -327,6 +398,25 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     app.state.runner = runner
     return app
+
+
+def one_file_each(*names: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing a form that repeats one of these file fields: which one is meant is unclear."""
+
+    async def check(request: Request) -> None:
+        form = await request.form()  # Starlette parses a request's form once; the route reuses it
+        for name in names:
+            if (count := len(form.getlist(name))) > 1:
+                raise UploadError(f"send one '{name}' file, not {count}.")
+
+    return check
+
+
+async def _discard_incoming(websocket: WebSocket) -> None:
+    """Events only go to the client: what it sends is read and dropped (so nothing piles up in the
+    server), and its leaving is noticed at once, even while the job waits in the queue."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 def _upload(upload: UploadFile | None) -> Upload | None:

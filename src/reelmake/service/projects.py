@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import lzma
 import re
 import shutil
 import stat
+import struct
 import tarfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from reelmake.assets import inspect_asset
 from reelmake.errors import UserError
@@ -30,6 +33,21 @@ from reelmake.workflow import project_template
 SCRIPT_SUFFIXES = {".md": "script.md", ".yaml": "script.yaml", ".yml": "script.yaml"}
 UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 COPY_CHUNK = 1 << 20
+# What reading a damaged, truncated, encrypted or exotically packed archive raises (never a server error):
+# a bad CRC or a size its directory lies about, a broken deflate or LZMA stream, an early end of data, an
+# encrypted entry or an unknown method, offsets and fields that make no sense; and OSErrors without an
+# errno (see _archive_damage).
+DAMAGED_ARCHIVE = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,  # e.g. a header offset that points before the file's start
+    struct.error,
+)
 
 
 class UploadError(Exception):
@@ -156,6 +174,9 @@ class ProjectStore:
 
     def _write_assets(self, folder: Path, assets: list[Upload]) -> None:
         budget = [self.limits.max_upload_bytes]
+        names = [safe_name(asset.name) for asset in assets]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise UploadError(f"two or more assets are named '{repeated[0]}'; send each file once.")
         for asset in assets:
             target = folder / "assets" / safe_name(asset.name)
             target.unlink(missing_ok=True)  # a hard link to the project's old file: never write through it
@@ -176,12 +197,7 @@ class ProjectStore:
 
     def _unpack(self, archive: Upload, folder: Path) -> None:
         """Extract the script, config.yaml and assets/ of a .zip or .tar.gz, refusing anything unsafe."""
-        entries = list(_archive_entries(archive))
-        if len(entries) > self.limits.max_archive_files:
-            raise UploadError(
-                f"the archive holds {len(entries)} entries; the limit is {self.limits.max_archive_files}.",
-                status=413,
-            )
+        entries = _archive_entries(archive, self.limits)
         names = [name for name, _, _ in entries]
         root = _project_root(names)
         budget = [self.limits.max_upload_bytes]
@@ -197,13 +213,15 @@ class ProjectStore:
                 continue  # Snakefile, profiles, build/, logs/: the service provides or makes these
             if len(parts) == 2:
                 safe_name(parts[1])
-            if size > budget[0]:
+            try:
+                with open_entry() as source:
+                    self._copy(source, folder / relative, budget)
+            except Exception as error:
+                if not _archive_damage(error):
+                    raise
                 raise UploadError(
-                    f"the archive unpacks to more than {self.limits.max_upload_bytes / 1e6:,.0f} MB.",
-                    status=413,
-                )
-            with open_entry() as source:
-                self._copy(source, folder / relative, budget)
+                    f"the archive entry '{name}' cannot be read ({_reason(error)}); pack the project again."
+                ) from None
         if not any((folder / name).is_file() for name in SCRIPT_NAMES):
             raise UploadError(
                 "the archive has no script.md (or script.yaml) at its root or in its one top folder."
@@ -212,38 +230,79 @@ class ProjectStore:
             inspect_asset(asset, shown_as=f"assets/{asset.name}")
 
 
-def _archive_entries(archive: Upload) -> Iterator[tuple[str, int | None, object]]:
-    """(name, size or None for a folder, opener) for each entry; links, devices and escaping names refused."""
+def _archive_entries(archive: Upload, limits: Limits) -> list[tuple[str, int | None, Callable[[], Any]]]:
+    """(name, size or None for a folder, opener) for each entry; links, devices and escaping names refused,
+    and so is an archive with too many entries or whose entries add up to more than the upload limit,
+    before anything is decompressed (a tar's entries are counted as they are reached, so a bomb is
+    refused at its first oversized entry, not after inflating it)."""
+    entries: list[tuple[str, int | None, Callable[[], Any]]] = []
+    declared = 0  # the bytes the entries say they hold (a lie is caught while copying: _copy counts)
+
+    def add(name: str, size: int | None, opener: Callable[[], Any]) -> None:
+        nonlocal declared
+        _check_entry_name(name)
+        entries.append((name, size, opener))
+        declared += size or 0
+        if len(entries) > limits.max_archive_files:
+            raise UploadError(
+                f"the archive holds more than {limits.max_archive_files} entries, the limit.", status=413
+            )
+        if declared > limits.max_upload_bytes:
+            raise UploadError(
+                f"the archive unpacks to more than {limits.max_upload_bytes / 1e6:,.0f} MB, the limit.",
+                status=413,
+            )
+
     lowered = archive.name.lower()
     if lowered.endswith(".zip"):
         try:
             zipped = zipfile.ZipFile(archive.file)
-        except zipfile.BadZipFile:
+        except Exception as error:
+            if not _archive_damage(error):
+                raise
             raise UploadError(f"'{archive.name}' is not a readable .zip file.") from None
         for info in zipped.infolist():
             mode = info.external_attr >> 16
             kind = stat.S_IFMT(mode)
             if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise UploadError(f"the archive entry '{info.filename}' is a link or special file; refused.")
-            _check_entry_name(info.filename)
-            yield info.filename, None if info.is_dir() else info.file_size, lambda i=info: zipped.open(i)
+            add(info.filename, None if info.is_dir() else info.file_size, lambda i=info: zipped.open(i))
     elif lowered.endswith((".tar.gz", ".tgz")):
         try:
             tar = tarfile.open(fileobj=archive.file, mode="r:gz")  # noqa: SIM115 (read lazily below)
-            members = tar.getmembers()
-        except (tarfile.TarError, OSError, EOFError):
+            while (member := tar.next()) is not None:
+                if not (member.isfile() or member.isdir()):
+                    raise UploadError(
+                        f"the archive entry '{member.name}' is a link or special file; refused."
+                    )
+                add(
+                    member.name,
+                    None if member.isdir() else member.size,
+                    lambda m=member: contextlib.closing(tar.extractfile(m) or io.BytesIO()),
+                )
+        except Exception as error:
+            if not _archive_damage(error):
+                raise
             raise UploadError(f"'{archive.name}' is not a readable .tar.gz file.") from None
-        for member in members:
-            if not (member.isfile() or member.isdir()):
-                raise UploadError(f"the archive entry '{member.name}' is a link or special file; refused.")
-            _check_entry_name(member.name)
-            yield (
-                member.name,
-                None if member.isdir() else member.size,
-                lambda m=member: contextlib.closing(tar.extractfile(m) or io.BytesIO()),
-            )
     else:
         raise UploadError(f"'{archive.name}' is not an archive this service reads: send a .zip or .tar.gz.")
+    return entries
+
+
+def _archive_damage(error: Exception) -> bool:
+    """Whether an error met while reading an archive is the archive's fault rather than the server's. A
+    broken bz2 or gzip stream is an OSError without an errno; one with an errno is the disk (full, failing)
+    and stays a server error."""
+    if isinstance(error, OSError):
+        return error.errno is None
+    return isinstance(error, DAMAGED_ARCHIVE)
+
+
+def _reason(error: BaseException) -> str:
+    """Why an archive entry could not be read, in a few words (never a server path)."""
+    if isinstance(error, RuntimeError | NotImplementedError):
+        return "encrypted, or packed with a method this service does not read"
+    return "damaged or truncated"
 
 
 def _check_entry_name(name: str) -> None:
