@@ -5,14 +5,38 @@ import sys
 import threading
 from pathlib import Path
 
-from reelmake import jobs
+from reelmake import jobs, lock
 from reelmake.errors import UserError
 from reelmake.plan import plan_project, spec_path, transition_file
 
+
+def lock_project():
+    """Whether this process may write the plan: the main process of a render takes the project's lock
+    (reelmake.lock, held until the process ends) before the plan rewrites files a running render reads.
+
+    A second render stops here with one line. A dry run takes the lock only while it plans; if a render
+    holds it, the dry run plans without writing (it shows what that render's plan already holds).
+    Jobs on a cluster node (not the main process) neither lock nor write.
+    """
+    if not workflow.is_main_process:
+        return False
+    try:
+        lock.acquire(Path.cwd())
+    except lock.ProjectBusy as error:
+        if not workflow.output_settings.dryrun:
+            sys.exit(f"reelmake: {error}")
+        print(f"reelmake: {error} (this dry run writes nothing)", file=sys.stderr)
+        return False
+    return True
+
+
 try:
-    PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
+    WRITE_PLAN = lock_project()
+    PLAN = plan_project(Path.cwd(), config, write=WRITE_PLAN)
 except UserError as error:
     sys.exit(f"reelmake: {error}")
+if WRITE_PLAN and workflow.output_settings.dryrun:
+    lock.release(Path.cwd())
 if workflow.is_main_process:
     jobs.preload_voices(PLAN)
 # The final outputs' folder: build/, or build/preview/ for a preview (its logs go beside the full render's).

@@ -10,6 +10,7 @@ Snakemake's own command line turns into API settings.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reelmake.errors import UserError
 
 if TYPE_CHECKING:
     from reelmake.plan import Plan
@@ -84,12 +87,11 @@ def run_workflow(
     *,
     cores: int | None = None,
     dry_run: bool = False,
-    unlock: bool = False,
 ) -> None:
     """Build the project as `snakemake` would with its profile, reporting to ``events``; raises on failure.
 
-    ``unlock`` first removes the lock a killed Snakemake left behind (only for a caller that knows no other
-    Snakemake works in this folder).
+    A render holds the project's lock (reelmake.lock) while it runs: lock.ProjectBusy, a UserError, if
+    another render holds it. Snakemake's own lock is off, as in the profile (a killed run would leave it).
     """
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
@@ -102,7 +104,10 @@ def run_workflow(
         SchedulingSettings,
     )
 
-    with SnakemakeApi(OutputSettings(show_failed_logs=True)) as api:
+    from reelmake.lock import project_lock
+
+    locked = contextlib.nullcontext() if dry_run else project_lock(project)
+    with locked, SnakemakeApi(OutputSettings(show_failed_logs=True, dryrun=dry_run)) as api:
         snakemake_log = logging.getLogger("snakemake.logging")
         for console_handler in snakemake_log.handlers:
             # The caller's progress display replaces Snakemake's per-job chatter; warnings and errors print.
@@ -119,12 +124,10 @@ def run_workflow(
                 workdir=project,
             )
             dag = workflow.dag(dag_settings=DAGSettings(force_incomplete=True))
-            if unlock:
-                dag.unlock()
-            # As the project profile: jobs in this process's threads, the greedy scheduler.
+            # As the project profile: jobs in this process's threads, the greedy scheduler, no Snakemake lock.
             dag.execute_workflow(
                 pseudo_executor="dryrun" if dry_run else None,
-                execution_settings=ExecutionSettings(use_threads=True),
+                execution_settings=ExecutionSettings(use_threads=True, lock=False),
                 scheduling_settings=SchedulingSettings(scheduler="greedy"),
                 scheduler_settings=GreedySettings(),
             )
@@ -147,6 +150,8 @@ def render(
         bar = _ProgressBar(progress)
         try:
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)
+        except UserError:
+            raise  # its own clear message (another render holds the project, say)
         except Exception as error:  # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
             console.print(f"reelmake: the render failed: {error}")

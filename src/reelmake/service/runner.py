@@ -170,7 +170,6 @@ class Runner:
         project = self.projects.folder(job.project_id)
         if project is None:
             raise RuntimeError("project folder missing")
-        resumed = job.state == "interrupted"
         job.state, job.stage, job.started_at, job.error = "running", "planning", now(), None
         self.jobs.save(job)
         free = shutil.disk_usage(project).free
@@ -186,7 +185,7 @@ class Runner:
         log_file = project / "logs" / "service" / f"{job.job_id}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "reelmake.service.worker", str(project), "--cores", str(self.cores)]
-        command += ["--preview"] * job.preview + ["--unlock"] * resumed
+        command += ["--preview"] * job.preview
         with log_file.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *command, stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True

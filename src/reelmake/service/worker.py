@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", type=Path)
     parser.add_argument("--cores", type=int, default=0)
     parser.add_argument("--preview", action="store_true")
-    parser.add_argument("--unlock", action="store_true", help="remove a lock left by a killed render")
     args = parser.parse_args(argv)
     _die_with_parent()
     # Our stdout carries only the JSON lines; anything else that prints goes to stderr.
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         from reelmake.plan import plan_project
 
         plan_project(project, config)  # a clear message before Snakemake starts
-        run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
+        run_workflow(project, events, config, cores=args.cores or None)
     except UserError as error:
         events.send({"type": "failed", "error": str(error)})
         return 1
