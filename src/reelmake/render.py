@@ -14,16 +14,28 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from reelmake.errors import UserError
+from reelmake.processes import signal_children
 
 if TYPE_CHECKING:
     from reelmake.plan import Plan
@@ -141,18 +153,55 @@ def _progress(console: Console) -> Progress:
     return Progress(*columns, console=console, transient=False)
 
 
+@contextlib.contextmanager
+def _stop_on_interrupt(*, here: bool) -> Iterator[threading.Event]:
+    """Ctrl-C stops the render at once: the event is set and this process's children get the SIGINT too
+    (a `kill -INT` reaches only this process, where a terminal's Ctrl-C reaches them all), so ffmpeg
+    encoders, or the `snakemake` of a profile render, stop. With ``here``, KeyboardInterrupt also stops the
+    Snakemake scheduler running in this process. A second Ctrl-C is only passed on again, so the clean stop
+    is not cut short by a traceback.
+    """
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        signal_children(signal.SIGINT)
+        if here and not interrupted.is_set():
+            interrupted.set()
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stopped(console: Console, progress: Progress, task: TaskID) -> int:
+    """The one line a render stopped by Ctrl-C ends with, and its exit status (130, as shells report)."""
+    progress.update(task, description="[yellow]stopped")
+    console.print("reelmake: stopped (Ctrl-C); finished scenes are kept: render again to go on")
+    return 128 + signal.SIGINT
+
+
 def render(
     project: Path, config: dict[str, Any] | None = None, *, cores: int | None = None, dry_run: bool = False
 ) -> int:
-    """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done."""
+    """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done.
+
+    Ctrl-C stops it within seconds with one line and status 130; the scenes already rendered are kept.
+    """
     console = Console(stderr=True)
-    with _progress(console) as progress:
+    with _progress(console) as progress, _stop_on_interrupt(here=True) as interrupted:
         bar = _ProgressBar(progress)
         try:
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)
         except UserError:
             raise  # its own clear message (another render holds the project, say)
-        except Exception as error:  # Snakemake has already printed the failing job and its log
+        except (Exception, KeyboardInterrupt) as error:
+            if interrupted.is_set():  # Snakemake turns the interrupt into "a job did not complete"
+                return _stopped(console, progress, bar.task)
+            # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
             console.print(f"reelmake: the render failed: {error}")
             return 1
@@ -205,11 +254,12 @@ def render_with_profile(
     console = Console(stderr=True)
     errors: list[str] = []
     tail: deque[str] = deque(maxlen=40)  # the end of the output, if it failed before any job did
-    with _progress(console) as progress:
+    with _progress(console) as progress, _stop_on_interrupt(here=False) as interrupted:
         task = progress.add_task("planning", total=None)
         process = subprocess.Popen(
-            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
+            command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches it once, passed on by _stop_on_interrupt
+        )  # fmt: skip
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line)
@@ -220,6 +270,8 @@ def render_with_profile(
             elif job := _SUBMITTED.search(line):
                 progress.update(task, description=f"submitted SLURM job {job[1]}")
         status = process.wait()
+        if interrupted.is_set():  # snakemake got the SIGINT too, and has cancelled its cluster jobs
+            return _stopped(console, progress, task)
         progress.update(task, description="done" if status == 0 else "[red]failed")
     if status != 0:
         report = "".join(errors or tail)

@@ -1,0 +1,167 @@
+"""Helpers of the crash tests: a render as its own process group, killed at a chosen moment, and what
+was running then (read from the job logs and the processes, as a person would find out)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conftest import Project
+from helpers import make_image, make_video
+
+from reelmake.plan import plan_project
+from reelmake.probe import Expectation, validate
+from reelmake.processes import descendants
+
+# Five small scenes: slides (one silent), a photo, a video clip; every one but the last is narrated.
+SCRIPT = """\
+---
+title: Kills
+---
+
+## Opening
+{opening}
+
+## A photo
+![Photo](assets/photo.png)
+{photo}
+
+## A clip
+![Clip](assets/clip.mp4)
+{clip}
+
+## Numbers
+Two slides make a list of facts, and this one is the second.
+
+## The end
+<!-- duration: 1 -->
+"""
+
+
+def kill_project(project: Project, edit: int) -> None:
+    """Write the project's assets (once) and its script; ``edit`` changes three scenes' narration, so a
+    render after it speaks, draws and encodes a slide, a photo and a clip, then joins."""
+    assets = project.path / "assets"
+    if not (assets / "clip.mp4").exists():
+        make_image(assets / "photo.png", (240, 160), (40, 120, 200))
+        make_video(assets / "clip.mp4", 2.0)
+    project.write_script(
+        SCRIPT.format(
+            opening=f"Welcome to take {edit}.",
+            photo=f"The photo, seen for time {edit}.",
+            clip=f"And the clip, played for round {edit}.",
+        )
+    )
+
+
+def start_render(project: Project, log: Path) -> subprocess.Popen[bytes]:
+    """A plain `snakemake --cores 2` in the project, leading its own process group (as in a terminal)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--cores", "2"],
+            cwd=project.path, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+
+
+def running_steps(project: Project, since: float, render: int) -> list[str]:
+    """The jobs started since ``since`` (epoch s) whose log does not yet end with "done", as rule names;
+    for the join, which part of it runs (``render``: the pid of the `snakemake` doing it)."""
+    steps = []
+    for log in sorted((project.path / "logs").rglob("*.log")):
+        if log.stat().st_mtime < since or log.read_text(errors="replace").rstrip().endswith("done"):
+            continue
+        rule = log.relative_to(project.path / "logs").parts[0].removesuffix(".log")
+        steps.append(f"compose: {compose_part(project, since, render)}" if rule == "compose" else rule)
+    return sorted(set(steps))
+
+
+def compose_part(project: Project, since: float, render: int) -> str:
+    """Which part of the join runs, from the files it has left so far and its ffmpeg (compose.py's order):
+    the sound, the mux, the validation of the muxed file, or the captions, poster and manifest after it."""
+    build = project.path / "build"
+    final = build / "final.mp4"
+    if final.exists() and final.stat().st_mtime >= since:
+        return "captions, poster, manifest"
+    if not list(build.glob(".final.tmp-*.mp4")):
+        return "sound join"
+    muxing = any("final.tmp-" in command(pid) for pid in descendants(render))
+    return "mux" if muxing else "validation"
+
+
+def command(pid: int) -> str:
+    """A process's command line (empty once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@dataclass
+class Kill:
+    """One kill: when, what was killed, and which steps were running."""
+
+    delay_s: float
+    # "group": SIGKILL to the render's process group (snakemake and every ffmpeg); "snakemake": to that
+    # process alone (as the OOM killer does; its ffmpeg children live on); "ffmpeg": one child encoder.
+    target: str
+    killed: str = ""  # what was killed in the end ("nothing": the render ended first)
+    steps: list[str] = field(default_factory=list)
+
+
+def kill_render(process: subprocess.Popen[bytes], project: Project, kill: Kill, started: float) -> None:
+    """``kill.delay_s`` after ``started`` (monotonic), SIGKILL the render's group, or its main process, or
+    its first ffmpeg child (waiting for one to start, up to the render's end), recording the steps running
+    at that moment; then wait until every process of the render has ended."""
+    since = time.time() - (time.monotonic() - started)
+    time.sleep(max(0.0, started + kill.delay_s - time.monotonic()))
+    kill.killed = "nothing"
+    family: list[int] = []
+    while process.poll() is None:
+        family = descendants(process.pid)
+        encoders = [(pid, command(pid)) for pid in family]
+        encoders = [(pid, line) for pid, line in encoders if Path(line.split(" ")[0]).name.startswith("ffmpeg")]
+        if kill.target == "ffmpeg" and not encoders:
+            time.sleep(0.01)
+            continue
+        kill.steps = running_steps(project, since, process.pid)
+        kill.killed = kill.target
+        if kill.target == "group":
+            os.killpg(process.pid, signal.SIGKILL)
+        elif kill.target == "snakemake":
+            os.kill(process.pid, signal.SIGKILL)
+        else:
+            pid, line = encoders[0]
+            kill.killed += f" writing {Path(line.split()[-1]).name}"
+            os.kill(pid, signal.SIGKILL)
+        break
+    process.wait(300)
+    deadline = time.monotonic() + 120
+    while any(command(pid) for pid in family) and time.monotonic() < deadline:  # orphans finish
+        time.sleep(0.05)
+
+
+def incomplete_files(project: Project) -> set[str]:
+    """The outputs Snakemake marked incomplete (a job that started and did not finish)."""
+    markers = project.path / ".snakemake" / "incomplete"
+    if not markers.is_dir():
+        return set()
+    return {base64.b64decode(m.name).decode() for m in markers.iterdir() if m.name != "migration_underway"}
+
+
+def check_video(project: Project) -> None:
+    """build/final.mp4 is a valid video exactly as long as its scenes' narration timings say."""
+    plan = plan_project(project.path)
+    frames = sum(
+        json.loads((project.path / scene.folder / "timing.json").read_text())["frames"] for scene in plan.scenes
+    )
+    fps = plan.settings["fps"]
+    expected = Expectation(width=320, height=180, fps=fps, duration_s=frames / fps)
+    validate(project.path / "build" / "final.mp4", expected, decode="full")

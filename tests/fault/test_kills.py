@@ -1,0 +1,55 @@
+"""A render killed at any moment loses nothing: the previous video stays (or is absent, never half-made),
+and a plain `snakemake` then finishes a valid video, rendering again only what was unfinished."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import Project, fault_count
+from fault.kill_support import Kill, check_video, incomplete_files, kill_project, kill_render, start_render
+
+SEED = 8
+
+
+def test_a_render_killed_at_random_moments_resumes_to_a_valid_video(
+    new_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    kills = fault_count(5, 50)
+    rng = random.Random(SEED)
+    project = new_project("## placeholder\n")
+    kill_project(project, 0)
+    started = time.monotonic()
+    project.snakemake()
+    duration = time.monotonic() - started  # the cold render's, which the kills are spread over
+    check_video(project)
+    final = project.path / "build" / "final.mp4"
+    record: list[Kill] = []
+    for n in range(kills):
+        previous = final.read_bytes()
+        kill_project(project, n + 1)
+        # One moment in each n-th of the render, in turn: the kills cover it from planning to the join.
+        kill = Kill(duration * (n + rng.random()) / kills, rng.choice(["group", "snakemake", "ffmpeg"]))
+        started = time.monotonic()
+        kill_render(start_render(project, tmp_path / f"kill{n}.log"), project, kill, started)
+        record.append(kill)
+        if kill.killed != "nothing":  # else the render ended first, with a new video
+            assert not final.exists() or final.read_bytes() == previous, kill
+        unfinished = incomplete_files(project)
+        before = {path: mtime for path, mtime in project.scene_files().items() if path not in unfinished}
+
+        resumed = project.snakemake()
+
+        check_video(project)
+        after = project.scene_files()
+        # What was finished before the kill was not rendered again.
+        assert {p: after.get(p) for p in before if not Path(p).name.startswith(".")} == {
+            p: m for p, m in before.items() if not Path(p).name.startswith(".")
+        }, (kill, resumed.stderr[-3000:])
+        assert not incomplete_files(project)
+        assert not list((project.path / "build").rglob(".*.tmp-*")), kill  # no half-written file is left
+    print("\nkills (delay s, target, killed, running steps):", f"render {duration:.2f} s")
+    for kill in record:
+        print(f"  {kill.delay_s:6.2f}  {kill.target:<9}  {kill.killed:<28}  {', '.join(kill.steps)}")
