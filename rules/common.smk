@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reelmake import jobs, lock
 from reelmake.errors import UserError
-from reelmake.plan import plan_project, spec_path, transition_file
+from reelmake.plan import plan_project, spec_path, transition_file, write_missing
 
 
 def lock_project():
@@ -15,8 +15,8 @@ def lock_project():
     (reelmake.lock, held until the process ends) before the plan rewrites files a running render reads.
 
     A second render stops here with one line. A dry run takes the lock only while it plans; if a render
-    holds it, the dry run plans without writing (it shows what that render's plan already holds).
-    Jobs on a cluster node (not the main process) neither lock nor write.
+    holds it, the dry run writes only the files it lacks (plan.write_missing), never the composition
+    that render will join. Jobs on a cluster node (not the main process) neither lock nor write.
     """
     if not workflow.is_main_process:
         return False
@@ -25,7 +25,7 @@ def lock_project():
     except lock.ProjectBusy as error:
         if not workflow.output_settings.dryrun:
             sys.exit(f"reelmake: {error}")
-        print(f"reelmake: {error} (this dry run writes nothing)", file=sys.stderr)
+        print(f"reelmake: {error} (this dry run shows its plan)", file=sys.stderr)
         return False
     return True
 
@@ -35,6 +35,8 @@ try:
     PLAN = plan_project(Path.cwd(), config, write=WRITE_PLAN)
 except UserError as error:
     sys.exit(f"reelmake: {error}")
+if workflow.is_main_process and not WRITE_PLAN:
+    write_missing(PLAN)  # a dry run beside a render: the DAG needs every spec file
 if WRITE_PLAN and workflow.output_settings.dryrun:
     lock.release(Path.cwd())
 if workflow.is_main_process:

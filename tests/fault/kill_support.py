@@ -96,6 +96,10 @@ def compose_part(project: Project, since: float, render: int) -> str:
     return "mux" if muxing else "validation"
 
 
+def _is_ffmpeg(command_line: str) -> bool:
+    return Path(command_line.split(" ")[0]).name.startswith("ffmpeg")
+
+
 def command(pid: int) -> str:
     """A process's command line (empty once it is gone)."""
     try:
@@ -126,8 +130,7 @@ def kill_render(process: subprocess.Popen[bytes], project: Project, kill: Kill, 
     family: list[int] = []
     while process.poll() is None:
         family = descendants(process.pid)
-        encoders = [(pid, command(pid)) for pid in family]
-        encoders = [(pid, line) for pid, line in encoders if Path(line.split(" ")[0]).name.startswith("ffmpeg")]
+        encoders = [(pid, line) for pid in family if _is_ffmpeg(line := command(pid))]
         if kill.target == "ffmpeg" and not encoders:
             time.sleep(0.01)
             continue
@@ -159,9 +162,8 @@ def incomplete_files(project: Project) -> set[str]:
 def check_video(project: Project) -> None:
     """build/final.mp4 is a valid video exactly as long as its scenes' narration timings say."""
     plan = plan_project(project.path)
-    frames = sum(
-        json.loads((project.path / scene.folder / "timing.json").read_text())["frames"] for scene in plan.scenes
-    )
+    timings = [project.path / scene.folder / "timing.json" for scene in plan.scenes]
+    frames = sum(json.loads(timing.read_text())["frames"] for timing in timings)
     fps = plan.settings["fps"]
     expected = Expectation(width=320, height=180, fps=fps, duration_s=frames / fps)
     validate(project.path / "build" / "final.mp4", expected, decode="full")

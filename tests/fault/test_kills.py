@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import Project, fault_count
+
 from fault.kill_support import Kill, check_video, incomplete_files, kill_project, kill_render, start_render
 
 SEED = 8
