@@ -91,7 +91,10 @@ class Runner:
         return queue
 
     def unsubscribe(self, job_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self.listeners.get(job_id, set()).discard(queue)
+        listeners = self.listeners.get(job_id, set())
+        listeners.discard(queue)
+        if not listeners:  # else every job ever watched would keep an entry for the server's life
+            self.listeners.pop(job_id, None)
 
     def _publish(self, job_id: str, message: dict[str, Any]) -> None:
         for queue in self.listeners.get(job_id, ()):
