@@ -66,9 +66,19 @@ def release(project: Path) -> None:
 
 @contextlib.contextmanager
 def project_lock(project: Path) -> Iterator[None]:
-    """Hold the project's lock for the block (ProjectBusy if another process holds it)."""
+    """Hold the project's lock for the block (ProjectBusy if another process holds it); a lock this
+    process already held stays held."""
+    held = project.resolve() in _held
     acquire(project)
     try:
         yield
     finally:
-        release(project)
+        if not held:
+            release(project)
+
+
+def ensure_free(project: Path) -> None:
+    """ProjectBusy if another process is rendering the project; checks without keeping the lock (for a
+    caller that starts a `snakemake` process, which then takes it)."""
+    with project_lock(project):
+        pass

@@ -246,8 +246,11 @@ def render_with_profile(
     When it fails, Snakemake's error report is printed, followed by the scenes that failed (found by
     their hashes in it), so a cluster failure names the scene as well as the job's SLURM log.
     """
+    from reelmake.lock import ensure_free
     from reelmake.plan import plan_project
 
+    if not dry_run:
+        ensure_free(project)  # one clear line now, rather than in snakemake's output (which then locks it)
     command = [sys.executable, "-m", "snakemake", "--profile", str(profile)]
     command += [f"--config={key}={str(value).lower()}" for key, value in (config or {}).items()]
     command += ["--dry-run"] if dry_run else []
