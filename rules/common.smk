@@ -7,7 +7,8 @@ from pathlib import Path
 
 from reelmake import jobs, lock
 from reelmake.errors import UserError
-from reelmake.plan import plan_project, spec_path, transition_file, write_missing
+from reelmake.fsutil import remove_partial_files
+from reelmake.plan import BUILD, plan_project, spec_path, transition_file, write_missing
 
 
 def lock_project():
@@ -27,6 +28,7 @@ def lock_project():
             sys.exit(f"reelmake: {error}")
         print(f"reelmake: {error} (this dry run shows its plan)", file=sys.stderr)
         return False
+    remove_partial_files(Path.cwd() / BUILD)  # what a killed render left half-written
     return True
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from conftest import Project
@@ -108,11 +109,41 @@ def command(pid: int) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a measured render: a rule (or "planning", before the first job) and how long it took."""
+
+    rule: str
+    duration_s: float
+
+
+def _logged_at(line: str) -> float:
+    """The time of a job log's line (run_job's format: `2026-11-27 20:51:41,428 INFO ...`)."""
+    stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    return stamp.timestamp()
+
+
+def timeline(project: Project, started: float) -> list[Step]:
+    """The steps of the render started at ``started`` (epoch s), from its job logs, in the order they
+    began: "planning" up to the first job, then each rule once (its first job), with that job's duration."""
+    jobs: dict[str, tuple[float, float]] = {}
+    for log in (project.path / "logs").rglob("*.log"):
+        lines = log.read_text().splitlines()
+        rule = log.relative_to(project.path / "logs").parts[0].removesuffix(".log")
+        begun, ended = _logged_at(lines[0]), _logged_at(lines[-1])
+        if begun >= started and (rule not in jobs or begun < jobs[rule][0]):
+            jobs[rule] = (begun, ended - begun)
+    first = min(begun for begun, _ in jobs.values())
+    steps = [Step("planning", first - started)]
+    return steps + [Step(rule, took) for rule, (_, took) in sorted(jobs.items(), key=lambda item: item[1])]
+
+
 @dataclass
 class Kill:
-    """One kill: when, what was killed, and which steps were running."""
+    """One kill: in which step, how far into it, what was killed, and which steps were running."""
 
-    delay_s: float
+    step: Step
+    offset_s: float
     # "group": SIGKILL to the render's process group (snakemake and every ffmpeg); "snakemake": to that
     # process alone (as the OOM killer does; its ffmpeg children live on); "ffmpeg": one child encoder.
     target: str
@@ -120,19 +151,32 @@ class Kill:
     steps: list[str] = field(default_factory=list)
 
 
-def kill_render(process: subprocess.Popen[bytes], project: Project, kill: Kill, started: float) -> None:
-    """``kill.delay_s`` after ``started`` (monotonic), SIGKILL the render's group, or its main process, or
-    its first ffmpeg child (waiting for one to start, up to the render's end), recording the steps running
-    at that moment; then wait until every process of the render has ended."""
-    since = time.time() - (time.monotonic() - started)
-    time.sleep(max(0.0, started + kill.delay_s - time.monotonic()))
+def _wait_for_step(process: subprocess.Popen[bytes], project: Project, kill: Kill, since: float) -> None:
+    """Until ``kill.offset_s`` into its step: after the render started, or after the first job of the
+    step's rule started (its log appeared) in this render."""
+    if kill.step.rule != "planning":
+        folder, rule = project.path / "logs", kill.step.rule
+        while process.poll() is None and not any(
+            log.stat().st_mtime >= since
+            for log in [*folder.glob(f"{rule}.log"), *folder.glob(f"{rule}/*.log")]
+        ):
+            time.sleep(0.005)
+        since = time.time()
+    time.sleep(max(0.0, since + kill.offset_s - time.time()))
+
+
+def kill_render(process: subprocess.Popen[bytes], project: Project, kill: Kill, since: float) -> None:
+    """In the step ``kill`` names (``since``: the render's start, epoch s), SIGKILL the render's group, or
+    its main process, or its first ffmpeg child (waiting for one to start, up to the render's end),
+    recording the steps running at that moment; then wait until every process of the render has ended."""
+    _wait_for_step(process, project, kill, since)
     kill.killed = "nothing"
     family: list[int] = []
     while process.poll() is None:
         family = descendants(process.pid)
         encoders = [(pid, line) for pid in family if _is_ffmpeg(line := command(pid))]
         if kill.target == "ffmpeg" and not encoders:
-            time.sleep(0.01)
+            time.sleep(0.005)
             continue
         kill.steps = running_steps(project, since, process.pid)
         kill.killed = kill.target

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from conftest import Project, fault_count
 
-from fault.kill_support import Kill, check_video, incomplete_files, kill_project, kill_render, start_render
+from fault.kill_support import (
+    Kill,
+    check_video,
+    incomplete_files,
+    kill_project,
+    kill_render,
+    start_render,
+    timeline,
+)
 
 SEED = 8
 
@@ -22,18 +30,20 @@ def test_a_render_killed_at_random_moments_resumes_to_a_valid_video(
     rng = random.Random(SEED)
     project = new_project("## placeholder\n")
     kill_project(project, 0)
-    started = time.monotonic()
+    started = time.time()
     project.snakemake()
-    duration = time.monotonic() - started  # the cold render's, which the kills are spread over
     check_video(project)
+    # The cold render's steps, as its job logs show them: each kill falls at a random moment of one step.
+    steps = timeline(project, started)
     final = project.path / "build" / "final.mp4"
     record: list[Kill] = []
     for n in range(kills):
         previous = final.read_bytes()
         kill_project(project, n + 1)
-        # One moment in each n-th of the render, in turn: the kills cover it from planning to the join.
-        kill = Kill(duration * (n + rng.random()) / kills, rng.choice(["group", "snakemake", "ffmpeg"]))
-        started = time.monotonic()
+        # The n-th of the kills falls in the n-th part of the step list: the kills cover it in turn.
+        step = steps[int((n + rng.random()) / kills * len(steps))]
+        kill = Kill(step, rng.uniform(0, step.duration_s), rng.choice(["group", "snakemake", "ffmpeg"]))
+        started = time.time()
         kill_render(start_render(project, tmp_path / f"kill{n}.log"), project, kill, started)
         record.append(kill)
         if kill.killed != "nothing":  # else the render ended first, with a new video
@@ -51,6 +61,8 @@ def test_a_render_killed_at_random_moments_resumes_to_a_valid_video(
         }, (kill, resumed.stderr[-3000:])
         assert not incomplete_files(project)
         assert not list((project.path / "build").rglob(".*.tmp-*")), kill  # no half-written file is left
-    print("\nkills (delay s, target, killed, running steps):", f"render {duration:.2f} s")
+    print("\ncold render steps:", ", ".join(f"{s.rule} {s.duration_s:.2f} s" for s in steps))
+    print("kills (step, offset s, target, killed, running steps):")
     for kill in record:
-        print(f"  {kill.delay_s:6.2f}  {kill.target:<9}  {kill.killed:<28}  {', '.join(kill.steps)}")
+        where = f"{kill.step.rule:<16} {kill.offset_s:5.2f}  {kill.target:<9}"
+        print(f"  {where}  {kill.killed:<28}  {', '.join(kill.steps)}")

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reelmake.fsutil import remove_partial_files
 from reelmake.plan import BUILD, PREVIEW
 from reelmake.service.projects import ProjectStore
 from reelmake.service.store import ACTIVE, Job, JobStore, now
@@ -203,7 +204,7 @@ class Runner:
             finally:
                 del self.processes[job.job_id], self.running[job.job_id]
         if job.state == "cancelled":
-            _remove_partial_files(project)
+            remove_partial_files(project / BUILD)  # no partial file of the killed render
             self._publish(job.job_id, {"type": "cancelled"})
         elif status == 0:
             self._keep_render(project, job)
@@ -261,9 +262,3 @@ class Runner:
 def urls(job: Job) -> dict[str, str]:
     base = f"/videos/{job.project_id}/{job.job_id}"
     return {"video_url": f"{base}/final.mp4", "download_url": f"{base}/download"}
-
-
-def _remove_partial_files(project: Path) -> None:
-    """Remove a killed render's temporary files (fsutil.atomic_output's names): no partial final file."""
-    for partial in (project / BUILD).rglob(".*.tmp-*"):
-        partial.unlink(missing_ok=True)
