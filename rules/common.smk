@@ -5,14 +5,49 @@ import sys
 import threading
 from pathlib import Path
 
-from reelmake import jobs
+from reelmake import jobs, lock
 from reelmake.errors import UserError
-from reelmake.plan import PUBLISHED_FILES, plan_project, spec_path, transition_file
+from reelmake.fsutil import remove_partial_files
+from reelmake.plan import (
+    BUILD,
+    PUBLISHED_FILES,
+    plan_project,
+    spec_path,
+    transition_file,
+    write_missing,
+)
+
+
+def lock_project():
+    """Whether this process may write the plan: the main process of a render takes the project's lock
+    (reelmake.lock, held until the process ends) before the plan rewrites files a running render reads.
+
+    A second render stops here with one line. A dry run takes the lock only while it plans; if a render
+    holds it, the dry run writes only the files it lacks (plan.write_missing), never the composition
+    that render will join. Jobs on a cluster node (not the main process) neither lock nor write.
+    """
+    if not workflow.is_main_process:
+        return False
+    try:
+        lock.acquire(Path.cwd())
+    except lock.ProjectBusy as error:
+        if not workflow.output_settings.dryrun:
+            sys.exit(f"reelmake: {error}")
+        print(f"reelmake: {error} (this dry run shows its plan)", file=sys.stderr)
+        return False
+    remove_partial_files(Path.cwd() / BUILD)  # what a killed render left half-written
+    return True
+
 
 try:
-    PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
+    WRITE_PLAN = lock_project()
+    PLAN = plan_project(Path.cwd(), config, write=WRITE_PLAN)
 except UserError as error:
     sys.exit(f"reelmake: {error}")
+if workflow.is_main_process and not WRITE_PLAN:
+    write_missing(PLAN)  # a dry run beside a render: the DAG needs every spec file
+if WRITE_PLAN and workflow.output_settings.dryrun:
+    lock.release(Path.cwd())
 if workflow.is_main_process:
     jobs.preload_voices(PLAN)
 # The final outputs' folder: build/, or build/preview/ for a preview (its logs go beside the full render's).

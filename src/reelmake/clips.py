@@ -24,7 +24,7 @@ from PIL import Image
 
 from reelmake.bitstream import first_frames
 from reelmake.ffmpeg import feed_ffmpeg, local_file, run_ffmpeg, video_time_limit
-from reelmake.fsutil import atomic_output
+from reelmake.fsutil import atomic_output, scratch_path
 from reelmake.motion import Box, Motion, windows
 
 GOP_SECONDS = 2  # a keyframe every 2 s: seekable, and one IDR per 2 s keeps stills' bitrate low
@@ -200,7 +200,7 @@ def render_video_clip(
 
 def _encode_clip(encode: Callable[[Path], None], frames: int, out: Path, record: Path) -> None:
     """Run ``encode`` into a scratch file, then write the segment and its record from it."""
-    piece = out.with_name(f".{out.stem}.piece.h264")
+    piece = scratch_path(out, "piece")
     try:
         encode(piece)
         stream = piece.read_bytes()

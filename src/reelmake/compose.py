@@ -127,50 +127,55 @@ def compose(
         }
     metadata = work / "chapters.ffmeta"
     metadata.write_text(ffmetadata(chapters), encoding="utf-8")
-    with atomic_output(video) as tmp:
+    # The video is moved into place last, after every file that goes with it: a render killed before
+    # that leaves the previous video (the fault suite kills renders here), never a new one without its
+    # manifest and poster.
+    with atomic_output(video) as joined:
         # Copying frames is far cheaper than encoding them: the encoder's limit is ample.
         limit = video_time_limit(frame_cursor, width * height / 1e6)
-        expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], tmp, limit)
-        report = probe(tmp, decode="edges")
+        expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], joined, limit)
+        report = probe(joined, decode="edges")
         problems = check(report, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
-        if mp4_picture_digest(tmp).hexdigest() != expected_pictures:
+        if mp4_picture_digest(joined).hexdigest() != expected_pictures:
             problems.append("its video data differs from the scenes' segments (damaged while writing)")
-        found = len(chapter_starts(tmp))
+        found = len(chapter_starts(joined))
         if found != len(chapters):
             problems.append(f"it has {found} chapters, not one per scene ({len(chapters)})")
         if problems:
             raise RenderError(
                 f"the joined video failed validation, so {video} was not written: " + "; ".join(problems)
             )
-    for path, text in (
-        (outputs.srt, to_srt(captions)),
-        (outputs.vtt, to_vtt(captions)),
-        (outputs.chapters, timestamps(chapters)),
-    ):
-        with atomic_output(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    choice = composition.get("poster", "frame")
-    at_s = poster_time(choice, (entries[0]["start_s"], entries[0]["end_s"]), total_s)
-    write_poster(str(video), at_s, composition["title"] if choice == "title" else None, str(outputs.poster))
-    data = {
-        "title": composition["title"],
-        "duration_s": round(total_s, 6),
-        "width": width,
-        "height": height,
-        "fps": fps,
-        "size_bytes": video.stat().st_size,
-        "video_codec": report.video_codec,
-        "audio_codec": report.audio_codec,
-        "loudness_lufs": audio["loudness_lufs"],
-        "true_peak_dbtp": audio["true_peak_dbtp"],
-        "music": composition.get("music"),
-        "composition_s": round(time.monotonic() - started, 3),
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scenes": entries,
-        "validation": report.to_dict(),
-    }
-    with atomic_output(outputs.manifest) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for path, text in (
+            (outputs.srt, to_srt(captions)),
+            (outputs.vtt, to_vtt(captions)),
+            (outputs.chapters, timestamps(chapters)),
+        ):
+            with atomic_output(path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        choice = composition.get("poster", "frame")
+        at_s = poster_time(choice, (entries[0]["start_s"], entries[0]["end_s"]), total_s)
+        write_poster(
+            str(joined), at_s, composition["title"] if choice == "title" else None, str(outputs.poster)
+        )
+        data = {
+            "title": composition["title"],
+            "duration_s": round(total_s, 6),
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "size_bytes": joined.stat().st_size,
+            "video_codec": report.video_codec,
+            "audio_codec": report.audio_codec,
+            "loudness_lufs": audio["loudness_lufs"],
+            "true_peak_dbtp": audio["true_peak_dbtp"],
+            "music": composition.get("music"),
+            "composition_s": round(time.monotonic() - started, 3),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scenes": entries,
+            "validation": report.to_dict(),
+        }
+        with atomic_output(outputs.manifest) as tmp:
+            tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return data
 
 

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 
 # Every run is given time in proportion to its work, so a stuck one (an input that never ends, a damaged
@@ -26,8 +27,22 @@ class RenderError(Exception):
 
 @functools.cache
 def ffmpeg_exe() -> str:
+    """The ffmpeg binary in the imageio-ffmpeg wheel, found by its path (or IMAGEIO_FFMPEG_EXE's, as in
+    imageio).
+
+    Not imageio_ffmpeg.get_ffmpeg_exe() alone: it checks the bundled binary by running `ffmpeg -version`
+    and, if that one run fails (killed, or no memory to start it), silently takes the system's ffmpeg, a
+    different version with different output, or raises. The fault suite killed that check mid-render and
+    got a video made by /usr/bin/ffmpeg. An install without the bundled binary (conda) still uses imageio's
+    search.
+    """
     import imageio_ffmpeg
 
+    if not os.environ.get("IMAGEIO_FFMPEG_EXE"):
+        binaries = Path(str(resources.files("imageio_ffmpeg.binaries")))
+        bundled = sorted(p for p in binaries.glob("ffmpeg*") if p.is_file() and os.access(p, os.X_OK))
+        if bundled:
+            return str(bundled[0])
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

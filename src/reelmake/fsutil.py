@@ -10,13 +10,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def scratch_path(path: str | os.PathLike[str], label: str = "") -> Path:
+    """A hidden scratch file beside ``path``, for this thread, with its suffix (which ffmpeg reads).
+
+    Jobs run as threads of one process: two may write the same file (e.g. one cached narration). Every
+    such name matches ``.*.tmp-*``, so what a killed render left half-written is found and removed by the
+    next render (remove_partial_files).
+    """
+    target = Path(path)
+    middle = f".{label}" if label else ""
+    return target.with_name(
+        f".{target.stem}{middle}.tmp-{os.getpid()}-{threading.get_ident()}{target.suffix}"
+    )
+
+
+def remove_partial_files(folder: Path) -> None:
+    """Remove every scratch file under ``folder``: only for a caller that knows no render is writing there
+    (it holds the project's lock, or it has just stopped the render). A file an orphaned ffmpeg of a
+    killed render still writes is unlinked all the same; the process writes on into nothing."""
+    for partial in folder.rglob(".*.tmp-*"):
+        partial.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``path`` only if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Jobs run as threads of one process: two may write the same file (e.g. one cached narration).
-    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}-{threading.get_ident()}{target.suffix}")
+    tmp = scratch_path(target)
     try:
         yield tmp
         os.replace(tmp, target)

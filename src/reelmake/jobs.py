@@ -22,7 +22,7 @@ import yaml
 
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
-from reelmake.fsutil import atomic_output, link_or_copy
+from reelmake.fsutil import atomic_output, link_or_copy, scratch_path
 from reelmake.plan import NARRATION_CACHE, Plan, narration_key
 
 log = logging.getLogger("reelmake")
@@ -209,7 +209,7 @@ def encode_caption_gop(spec: str, image: str, caption: str, out: str) -> None:
     from reelmake.clips import encode_gop
     from reelmake.visuals import burn_caption
 
-    picture = Path(out).with_name(f".{Path(out).stem}.burned.png")
+    picture = scratch_path(Path(out).with_suffix(".png"), "burned")
     try:
         burn_caption(Path(image), Path(caption), picture)
         encode_gop(picture, _spec(spec)["fps"], Path(out))

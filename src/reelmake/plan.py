@@ -339,10 +339,24 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions, music)
     if write:
         cache.save()
-        for item in [*plan.scenes, *filter(None, plan.transitions)]:
-            write_if_changed(project / spec_path(item.hash), _dump(item.spec))
+        write_specs(plan)
         write_if_changed(project / plan.composition_file, _dump(plan.composition()))
     return plan
+
+
+def write_specs(plan: Plan) -> None:
+    """Write the spec file of every scene and fade that lacks one. Named by their content's hash, they
+    never change once written, so even a dry run beside a running render may write them."""
+    for item in [*plan.scenes, *filter(None, plan.transitions)]:
+        write_if_changed(plan.project / spec_path(item.hash), _dump(item.spec))
+
+
+def write_missing(plan: Plan) -> None:
+    """The spec files, and the composition file if there is none yet: what a dry run beside a running
+    render may write (that render has yet to write its composition if there is none, and then does)."""
+    write_specs(plan)
+    if not (plan.project / plan.composition_file).exists():
+        write_if_changed(plan.project / plan.composition_file, _dump(plan.composition()))
 
 
 def _motion(options: dict[str, Any], settings: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,17 +10,25 @@ Snakemake's own command line turns into API settings.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from reelmake.errors import UserError
+from reelmake.processes import signal_children
 
 if TYPE_CHECKING:
     from reelmake.plan import Plan
@@ -94,12 +102,11 @@ def run_workflow(
     *,
     cores: int | None = None,
     dry_run: bool = False,
-    unlock: bool = False,
 ) -> None:
     """Build the project as `snakemake` would with its profile, reporting to ``events``; raises on failure.
 
-    ``unlock`` first removes the lock a killed Snakemake left behind (only for a caller that knows no other
-    Snakemake works in this folder).
+    A render holds the project's lock (reelmake.lock) while it runs: lock.ProjectBusy, a UserError, if
+    another render holds it. Snakemake's own lock is off, as in the profile (a killed run would leave it).
     """
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
@@ -112,7 +119,10 @@ def run_workflow(
         SchedulingSettings,
     )
 
-    with SnakemakeApi(OutputSettings(show_failed_logs=True)) as api:
+    from reelmake.lock import project_lock
+
+    locked = contextlib.nullcontext() if dry_run else project_lock(project)
+    with locked, SnakemakeApi(OutputSettings(show_failed_logs=True, dryrun=dry_run)) as api:
         snakemake_log = logging.getLogger("snakemake.logging")
         for console_handler in snakemake_log.handlers:
             # The caller's progress display replaces Snakemake's per-job chatter; warnings and errors print.
@@ -129,12 +139,10 @@ def run_workflow(
                 workdir=project,
             )
             dag = workflow.dag(dag_settings=DAGSettings(force_incomplete=True))
-            if unlock:
-                dag.unlock()
-            # As the project profile: jobs in this process's threads, the greedy scheduler.
+            # As the project profile: jobs in this process's threads, the greedy scheduler, no Snakemake lock.
             dag.execute_workflow(
                 pseudo_executor="dryrun" if dry_run else None,
-                execution_settings=ExecutionSettings(use_threads=True),
+                execution_settings=ExecutionSettings(use_threads=True, lock=False),
                 scheduling_settings=SchedulingSettings(scheduler="greedy"),
                 scheduler_settings=GreedySettings(),
             )
@@ -148,16 +156,55 @@ def _progress(console: Console) -> Progress:
     return Progress(*columns, console=console, transient=False)
 
 
+@contextlib.contextmanager
+def _stop_on_interrupt(*, here: bool) -> Iterator[threading.Event]:
+    """Ctrl-C stops the render at once: the event is set and this process's children get the SIGINT too
+    (a `kill -INT` reaches only this process, where a terminal's Ctrl-C reaches them all), so ffmpeg
+    encoders, or the `snakemake` of a profile render, stop. With ``here``, KeyboardInterrupt also stops the
+    Snakemake scheduler running in this process. A second Ctrl-C is only passed on again, so the clean stop
+    is not cut short by a traceback.
+    """
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        signal_children(signal.SIGINT)
+        if here and not interrupted.is_set():
+            interrupted.set()
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stopped(console: Console, progress: Progress, task: TaskID) -> int:
+    """The one line a render stopped by Ctrl-C ends with, and its exit status (130, as shells report)."""
+    progress.update(task, description="[yellow]stopped")
+    console.print("reelmake: stopped (Ctrl-C); finished scenes are kept: render again to go on")
+    return 128 + signal.SIGINT
+
+
 def render(
     project: Path, config: dict[str, Any] | None = None, *, cores: int | None = None, dry_run: bool = False
 ) -> int:
-    """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done."""
+    """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done.
+
+    Ctrl-C stops it within seconds with one line and status 130; the scenes already rendered are kept.
+    """
     console = Console(stderr=True)
-    with _progress(console) as progress:
+    with _progress(console) as progress, _stop_on_interrupt(here=True) as interrupted:
         bar = _ProgressBar(progress)
         try:
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)
-        except Exception as error:  # Snakemake has already printed the failing job and its log
+        except UserError:
+            raise  # its own clear message (another render holds the project, say)
+        except (Exception, KeyboardInterrupt) as error:
+            if interrupted.is_set():  # Snakemake turns the interrupt into "a job did not complete"
+                return _stopped(console, progress, bar.task)
+            # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
             console.print(f"reelmake: the render failed: {error}")
             return 1
@@ -248,8 +295,9 @@ def run_with_profile(
     command += ["--dry-run"] if dry_run else []
     reader = OutputReader(events)
     process = subprocess.Popen(
-        command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
+        command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        start_new_session=True,  # a Ctrl-C reaches it once, passed on by the caller (_stop_on_interrupt)
+    )  # fmt: skip
     assert process.stdout is not None
     for line in process.stdout:
         reader.feed(line)
@@ -300,12 +348,17 @@ def render_with_profile(
     When it fails, Snakemake's error report is printed, followed by the scenes that failed (found by
     their hashes in it), so a cluster failure names the scene as well as the job's SLURM log.
     """
+    from reelmake.lock import ensure_free
     from reelmake.plan import plan_project
 
+    if not dry_run:
+        ensure_free(project)  # one clear line now, rather than in snakemake's output (which then locks it)
     console = Console(stderr=True)
-    with _progress(console) as progress:
+    with _progress(console) as progress, _stop_on_interrupt(here=False) as interrupted:
         bar = _ProgressBar(progress)
         status, report = run_with_profile(project, profile, bar, config, dry_run=dry_run)
+        if interrupted.is_set():  # snakemake got the SIGINT too, and has cancelled its cluster jobs
+            return _stopped(console, progress, bar.task)
         progress.update(bar.task, description="done" if status == 0 else "[red]failed")
     if status != 0:
         console.print(report, markup=False, highlight=False, soft_wrap=True)

@@ -22,6 +22,7 @@ import numpy as np
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
 from reelmake.clips import FRAME_TAGS, encoder_args, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
+from reelmake.fsutil import scratch_path
 
 
 def fade_weights(frames: int) -> np.ndarray:
@@ -64,7 +65,7 @@ def render_fade(
         if count != length:
             raise RenderError(f"{after} decoded to {count} frames, not {length}")
 
-    piece = out.with_name(f".{out.stem}.piece.h264")
+    piece = scratch_path(out, "piece")
     try:
         feed_ffmpeg(
             [

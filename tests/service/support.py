@@ -34,6 +34,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     token: str | None = None
+    log: Path | None = None  # the server's output
 
     @property
     def url(self) -> str:
@@ -64,7 +65,7 @@ class Server:
 def start_server(data: Path, *args: str, token: str | None = None) -> Server:
     log = data.parent / f"server-{uuid.uuid4().hex[:8]}.log"
     process, port = spawn_server(data, *args, log=log, token=token)
-    return Server(data, port, process, token)
+    return Server(data, port, process, token, log)
 
 
 def upload(

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reelmake.fsutil import link_or_copy
+from reelmake.fsutil import link_or_copy, remove_partial_files
 from reelmake.plan import BUILD, PREVIEW, PUBLISHED_FILES
 from reelmake.service.projects import ProjectStore
 from reelmake.service.store import ACTIVE, Job, JobStore, now
@@ -94,7 +94,10 @@ class Runner:
         return queue
 
     def unsubscribe(self, job_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self.listeners.get(job_id, set()).discard(queue)
+        listeners = self.listeners.get(job_id, set())
+        listeners.discard(queue)
+        if not listeners:  # else every job ever watched would keep an entry for the server's life
+            self.listeners.pop(job_id, None)
 
     def _publish(self, job_id: str, message: dict[str, Any]) -> None:
         for queue in self.listeners.get(job_id, ()):
@@ -173,7 +176,6 @@ class Runner:
         project = self.projects.folder(job.project_id)
         if project is None:
             raise RuntimeError("project folder missing")
-        resumed = job.state == "interrupted"
         job.state, job.stage, job.started_at, job.error = "running", "planning", now(), None
         self.jobs.save(job)
         free = shutil.disk_usage(project).free
@@ -189,7 +191,7 @@ class Runner:
         log_file = project / "logs" / "service" / f"{job.job_id}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "reelmake.service.worker", str(project), "--cores", str(self.cores)]
-        command += ["--preview"] * job.preview + ["--unlock"] * resumed
+        command += ["--preview"] * job.preview
         command += ["--profile", str(self.profile)] if self.profile else []
         with log_file.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
@@ -205,7 +207,7 @@ class Runner:
             finally:
                 del self.processes[job.job_id], self.running[job.job_id]
         if job.state == "cancelled":
-            _remove_partial_files(project)
+            remove_partial_files(project / BUILD)  # no partial file of the killed render
             self._publish(job.job_id, {"type": "cancelled"})
         elif status == 0:
             self._keep_render(project, job)
@@ -259,9 +261,3 @@ class Runner:
 def urls(job: Job) -> dict[str, str]:
     base = f"/videos/{job.project_id}/{job.job_id}"
     return {"video_url": f"{base}/final.mp4", "download_url": f"{base}/download"}
-
-
-def _remove_partial_files(project: Path) -> None:
-    """Remove a killed render's temporary files (fsutil.atomic_output's names): no partial final file."""
-    for partial in (project / BUILD).rglob(".*.tmp-*"):
-        partial.unlink(missing_ok=True)

@@ -14,12 +14,12 @@ import ctypes
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from reelmake.errors import UserError
+from reelmake.lock import ensure_free
 from reelmake.plan import Plan, plan_project
 from reelmake.render import WorkflowEvents, failed_scenes, run_with_profile, run_workflow
 
@@ -94,15 +94,11 @@ def _die_with_parent() -> None:
 
 
 def _render_with_profile(
-    project: Path, profile: Path, events: JsonEvents, config: dict[str, Any], plan: Plan, *, unlock: bool
+    project: Path, profile: Path, events: JsonEvents, config: dict[str, Any], plan: Plan
 ) -> str | None:
     """Render with `snakemake --profile` (a cluster's jobs cannot report to this process); the failure in
     words (the failed scenes and their SLURM logs, relative to the project), or None."""
-    if unlock:
-        subprocess.run(
-            [sys.executable, "-m", "snakemake", "--profile", str(profile), "--unlock"],
-            cwd=project, stdout=sys.stderr, check=False,
-        )  # fmt: skip
+    ensure_free(project)  # a shell render holding the project: its one line, as the job's error
     status, report = run_with_profile(project, profile, events, config)
     if status == 0:
         return None
@@ -115,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", type=Path)
     parser.add_argument("--cores", type=int, default=0)
     parser.add_argument("--preview", action="store_true")
-    parser.add_argument("--unlock", action="store_true", help="remove a lock left by a killed render")
     parser.add_argument("--profile", type=Path, help="run `snakemake --profile` (e.g. profiles/slurm)")
     args = parser.parse_args(argv)
     _die_with_parent()
@@ -128,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = plan_project(project, config)  # a clear message before Snakemake starts
         if args.profile is None:
-            run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
-        elif error := _render_with_profile(project, args.profile, events, config, plan, unlock=args.unlock):
+            run_workflow(project, events, config, cores=args.cores or None)
+        elif error := _render_with_profile(project, args.profile, events, config, plan):
             events.send({"type": "failed", "error": error})
             return 1
     except UserError as error:
