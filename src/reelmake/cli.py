@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -134,31 +135,49 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    from reelmake.lock import ProjectBusy, project_lock
     from reelmake.plan import output_bytes, unused_outputs
     from reelmake.service.gc import Removal, data_removals
 
-    skipped: list[str] = []
     if args.data:
         if args.keep is not None and args.keep < 0:
             raise UserError("--keep must be 0 or more.")
-        removals, skipped = data_removals(args.data, keep=args.keep, older_than_days=args.older_than)
         root = args.data.resolve()
+        projects = sorted(p for p in (root / "projects").glob("*") if p.is_dir())
     else:
         if args.keep is not None or args.older_than is not None:
             raise UserError(
                 "--keep and --older-than apply to renders of a studio data folder: add --data DIR."
             )
         root = args.path.resolve()
-        removals = [
-            Removal(root, output, output_bytes(output), "the script no longer uses it")
-            for output in unused_outputs(root)
-        ]
-    for note in skipped:
-        print(f"skipped {note}")
-    for removal in removals:
-        print(f"{removal.size / 1e6:10.1f} MB  {removal.folder.relative_to(root)}  ({removal.why})")
-        if args.yes:
-            removal.remove()
+        projects = [root]
+    with contextlib.ExitStack() as held:
+        # Each project stays locked from the choice to the deletion: a render cannot start in between
+        # and need what is being deleted (a project being rendered is left alone).
+        busy: set[Path] = set()
+        for project in projects:
+            try:
+                held.enter_context(project_lock(project))
+            except ProjectBusy:
+                busy.add(project)
+        if args.data:
+            removals, skipped = data_removals(
+                args.data, keep=args.keep, older_than_days=args.older_than, busy=busy
+            )
+        elif busy:
+            raise UserError(f"{root} is being rendered; run gc again when the render has finished.")
+        else:
+            skipped = []
+            removals = [
+                Removal(root, output, output_bytes(output), "the script no longer uses it")
+                for output in unused_outputs(root)
+            ]
+        for note in skipped:
+            print(f"skipped {note}")
+        for removal in removals:
+            print(f"{removal.size / 1e6:10.1f} MB  {removal.folder.relative_to(root)}  ({removal.why})")
+            if args.yes:
+                removal.remove()
     total = sum(removal.size for removal in removals) / 1e6
     if args.yes:
         print(f"removed {len(removals)} item(s), {total:.1f} MB freed")

@@ -143,3 +143,28 @@ def test_the_studio_reports_a_project_a_shell_render_holds_as_a_failed_job(studi
         after = studio.events(again["job_id"])
     assert events[-1] == {"type": "failed", "error": BUSY.format(shell.pid)}
     assert after[-1]["type"] == "succeeded"
+
+
+def test_gc_leaves_a_project_being_rendered_alone(
+    new_project: Callable[..., Project], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reelmake gc --yes` holds each project's lock from its choice to its deletion, so a render can
+    neither be running nor start meanwhile: a project whose lock is held keeps everything."""
+    from reelmake.cli import main
+
+    project = new_project("## One\n<!-- duration: 1 -->\n\n## Two\n<!-- duration: 1 -->\n")
+    project.snakemake()
+    project.write_script("## One\n<!-- duration: 1 -->\n")  # scene Two's folder is now unused
+    hold = "import sys,time,pathlib,reelmake.lock as k; k.acquire(pathlib.Path(sys.argv[1]));time.sleep(99)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(project.path)])
+    try:
+        wait_until(lambda: holds_lock(project, holder.pid), "another process holds the project")
+        before = sorted((project.path / "build" / "scenes").iterdir())
+        assert main(["gc", "--yes", str(project.path)]) == 1
+        assert "is being rendered; run gc again" in capsys.readouterr().err
+        assert sorted((project.path / "build" / "scenes").iterdir()) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["gc", "--yes", str(project.path)]) == 0
+    assert len(list((project.path / "build" / "scenes").iterdir())) == len(before) - 1

@@ -36,9 +36,10 @@ class Removal:
 
 
 def data_removals(
-    data: Path, *, keep: int | None, older_than_days: float | None
+    data: Path, *, keep: int | None, older_than_days: float | None, busy: set[Path] | None = None
 ) -> tuple[list[Removal], list[str]]:
-    """Everything gc would delete under ``data``, and the projects it skipped (with the reason)."""
+    """Everything gc would delete under ``data``, and the projects it skipped (with the reason):
+    those with a queued or running job, and the ``busy`` ones (whose lock a render holds)."""
     if not (data / "reelmake.db").is_file():
         raise UserError(f"{data} is not a reelmake serve data folder (it has no reelmake.db).")
     store = SqliteJobStore(data / "reelmake.db")
@@ -46,6 +47,9 @@ def data_removals(
     skipped: list[str] = []
     for project in sorted(p for p in (data / "projects").glob("*") if p.is_dir()):
         jobs = store.for_project(project.name)
+        if busy and project.resolve() in busy:
+            skipped.append(f"{project.name}: it is being rendered")
+            continue
         if any(job.state in ACTIVE for job in jobs):
             skipped.append(f"{project.name}: a render is queued or running")
             continue
