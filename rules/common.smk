@@ -1,16 +1,23 @@
 # The plan is made when the workflow is parsed: each scene's content hash names its outputs, and spec
 # files are rewritten only when they change, so an edit reaches exactly the scenes it touches.
+import logging
 import math
 import sys
 import threading
 from pathlib import Path
 
 from reelmake import jobs
+from reelmake.diskspace import ensure_room, render_bytes
 from reelmake.errors import UserError
-from reelmake.plan import PUBLISHED_FILES, plan_project, spec_path, transition_file
+from reelmake.plan import BUILD, PUBLISHED_FILES, plan_project, spec_path, transition_file
 
+# On a full disk no log file can be written: logging must not print a traceback for each line (the job
+# that hit the full disk says so in one line).
+logging.raiseExceptions = False
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
+    if workflow.is_main_process:
+        ensure_room(PLAN.project / BUILD, render_bytes(s.spec for s in PLAN.scenes), "this render")
 except UserError as error:
     sys.exit(f"reelmake: {error}")
 if workflow.is_main_process:

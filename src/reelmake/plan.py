@@ -18,6 +18,7 @@ from typing import Any
 from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
 from reelmake.captions import caption_texts
+from reelmake.diskspace import full_disk_error, is_disk_full, render_bytes
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
@@ -337,10 +338,16 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     music = _music(project, settings, origins, cache, max_bytes)
     plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions, music)
     if write:
-        cache.save()
-        for item in [*plan.scenes, *filter(None, plan.transitions)]:
-            write_if_changed(project / spec_path(item.hash), _dump(item.spec))
-        write_if_changed(project / plan.composition_file, _dump(plan.composition()))
+        try:
+            cache.save()
+            for item in [*plan.scenes, *filter(None, plan.transitions)]:
+                write_if_changed(project / spec_path(item.hash), _dump(item.spec))
+            write_if_changed(project / plan.composition_file, _dump(plan.composition()))
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            needed = render_bytes(scene.spec for scene in plan.scenes)
+            raise full_disk_error(project / BUILD, needed, "this render") from None
     return plan
 
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from reelmake.diskspace import disk_full_line
+
 if TYPE_CHECKING:
     from reelmake.plan import Plan
 
@@ -35,6 +37,8 @@ class WorkflowEvents(logging.Handler):
             int, tuple[str, str | None, str | None]
         ] = {}  # jobid -> (rule, scene hash, benchmark)
         self.last_finished: tuple[str, str | None] = ("", None)
+        self.disk_full: str | None = None  # a job's full-disk message (reelmake.diskspace), if one failed so
+
 
     def emit(self, record: logging.LogRecord) -> None:
         event = str(getattr(record, "event", ""))
@@ -48,6 +52,8 @@ class WorkflowEvents(logging.Handler):
             self.last_finished = (rule, scene)
         elif event == "progress":  # logged right after each job_finished, with the new counts
             self.job_finished(*self.last_finished, done=int(record.done), total=int(record.total))
+        elif event == "error" and self.disk_full is None:
+            self.disk_full = disk_full_line(record.getMessage())
         elif event == "job_error":
             rule, scene, _ = self.jobs.get(int(getattr(record, "jobid", -1)), ("", None, None))
             self.job_failed(rule, scene)
@@ -149,7 +155,7 @@ def render(
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)
         except Exception as error:  # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
-            console.print(f"reelmake: the render failed: {error}")
+            console.print(f"reelmake: {bar.disk_full or f'the render failed: {error}'}", markup=False)
             return 1
         progress.update(bar.task, description="done")
     return 0

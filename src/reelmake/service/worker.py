@@ -32,8 +32,10 @@ class JsonEvents(WorkflowEvents):
         self.out = out
         self.failed: list[tuple[str, str | None]] = []
 
-    def failure(self) -> str:
-        """Which step failed, in words, naming no server path."""
+    def failure(self, project: Path) -> str:
+        """Which step failed, in words (a full disk's own message), naming no server path."""
+        if self.disk_full:
+            return without_folder(self.disk_full, project)
         if not self.failed:
             return "the render failed before any step ran (see the job log)"
         rule, scene = self.failed[0]
@@ -78,6 +80,11 @@ class JsonEvents(WorkflowEvents):
         return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "peak_memory_mb": round(peak, 1)}
 
 
+def without_folder(message: str, project: Path) -> str:
+    """A message with the project's paths made relative to it: a job's error names no server path."""
+    return message.replace(f"{project}{os.sep}", "")
+
+
 def _number(text: str | None) -> float:
     try:
         return float(text or 0)
@@ -111,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         plan_project(project, config)  # a clear message before Snakemake starts
         run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
     except UserError as error:
-        events.send({"type": "failed", "error": str(error)})
+        events.send({"type": "failed", "error": without_folder(str(error), project)})
         return 1
     except Exception:  # Snakemake printed the failing job's log to stderr, which the server keeps
-        events.send({"type": "failed", "error": events.failure()})
+        events.send({"type": "failed", "error": events.failure(project)})
         return 1
     events.send({"type": "resources", **events.resources(project)})
     return 0
