@@ -9,7 +9,13 @@ from pathlib import Path
 from reelmake import jobs
 from reelmake.diskspace import ensure_room, render_bytes
 from reelmake.errors import UserError
-from reelmake.plan import BUILD, PUBLISHED_FILES, plan_project, spec_path, transition_file
+from reelmake.plan import (
+    BUILD,
+    PUBLISHED_FILES,
+    plan_project,
+    spec_path,
+    transition_file,
+)
 
 # On a full disk no log file can be written: logging must not print a traceback for each line (the job
 # that hit the full disk says so in one line).
@@ -17,7 +23,11 @@ logging.raiseExceptions = False
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
     if workflow.is_main_process:
-        ensure_room(PLAN.project / BUILD, render_bytes(s.spec for s in PLAN.scenes), "this render")
+        ensure_room(
+            PLAN.project / BUILD,
+            render_bytes(s.spec for s in PLAN.scenes),
+            "this render",
+        )
 except UserError as error:
     sys.exit(f"reelmake: {error}")
 if workflow.is_main_process:
@@ -145,6 +155,13 @@ def compose_inputs(wildcards):
     else:
         inputs["narrations"] = scene_files("narration.m4a")
     return inputs
+
+
+def publish_inputs(wildcards):
+    """The staged files, and the join's own inputs: a scene newer than the published video brings the
+    join back even when the staged files are gone (Snakemake deletes a failed join's outputs, and would
+    otherwise call the old published video up to date, leaving the edit unpublished)."""
+    return {"staged": list(STAGED.values()), **compose_inputs(wildcards)}
 
 
 def release_scheduler_timers():

@@ -28,11 +28,13 @@ rule compose:
 # previous video stays in place through any failure of the join.
 rule publish:
     input:
-        **STAGED,
+        unpack(publish_inputs),
     output:
         **PUBLISHED,
     log:
         f"{LOGS}/publish.log",
     localrule: True
     run:
-        jobs.run_job(log[0], jobs.publish, staged=list(input), published=list(output))
+        jobs.run_job(
+            log[0], jobs.publish, staged=list(input.staged), published=list(output)
+        )

@@ -82,7 +82,9 @@ def ensure_room(folder: Path, needed: int, what: str) -> None:
     """Refuse to start on a disk with no room even for Snakemake's own records (its locks and job
     markers, which it cannot write on a full disk without a traceback): the full-disk message instead."""
     usage = os.statvfs(folder)
-    if usage.f_bavail * usage.f_frsize < MIN_FREE_BYTES or (usage.f_files and usage.f_favail < MIN_FREE_FILES):
+    if usage.f_bavail * usage.f_frsize < MIN_FREE_BYTES or (
+        usage.f_files and usage.f_favail < MIN_FREE_FILES
+    ):
         raise full_disk_error(folder, needed, what)
 
 

@@ -39,7 +39,6 @@ class WorkflowEvents(logging.Handler):
         self.last_finished: tuple[str, str | None] = ("", None)
         self.disk_full: str | None = None  # a job's full-disk message (reelmake.diskspace), if one failed so
 
-
     def emit(self, record: logging.LogRecord) -> None:
         event = str(getattr(record, "event", ""))
         if event == "job_info":

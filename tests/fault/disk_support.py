@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import make_sound
 from PIL import Image
 
-from helpers import make_sound
 from reelmake.cli import main as reelmake_main
 
 # A 640x360 project whose stages each write more than the margin reelmake keeps for Snakemake's records
@@ -61,7 +61,13 @@ def make_disk_project(folder: Path) -> Path:
     noise = np.random.default_rng(8).integers(0, 256, (360, 640, 3), dtype=np.uint8)
     Image.fromarray(noise).save(folder / "assets" / "noise.png")
     make_sound(
-        folder / "assets" / "voice.m4a", 30.0, (220.0, 330.0, 440.0), lead_s=0.5, tail_s=0.5, rate=48_000, channels=1
+        folder / "assets" / "voice.m4a",
+        30.0,
+        (220.0, 330.0, 440.0),
+        lead_s=0.5,
+        tail_s=0.5,
+        rate=48_000,
+        channels=1,
     )  # silence at both ends: see the report on a recording that fills its scene to the last sample
     set_photo_seconds(folder, 4)
     return folder
@@ -106,5 +112,7 @@ def leftovers(project: Path) -> list[str]:
 def media_bytes(project: Path) -> dict[str, int]:
     """The size of each file under build/ (what a render wrote), for the figures in reelmake.diskspace."""
     return {
-        str(p.relative_to(project)): p.stat().st_size for p in sorted((project / "build").rglob("*")) if p.is_file()
+        str(p.relative_to(project)): p.stat().st_size
+        for p in sorted((project / "build").rglob("*"))
+        if p.is_file()
     }

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
+
 from fault.disk_support import (
     filled,
     free_bytes,
@@ -42,7 +42,7 @@ class Stage:
     cli: bool = False  # run the failing render with `reelmake render` instead of `snakemake`
 
     def leave(self, project: Path) -> int:
-        """Free bytes to leave: the margin reelmake needs to start, plus what earlier steps of the stage need."""
+        """Free bytes to leave: the margin reelmake needs to start, plus what the stage writes first."""
         if self.name == "mux":  # room for the joined narration track, none for the video
             return MIN_FREE_BYTES + 2 * (project / "build" / "compose" / "narration.m4a").stat().st_size
         return MIN_FREE_BYTES + 64_000
@@ -113,7 +113,9 @@ def test_a_disk_full_before_the_render_starts_is_one_line(tmp_path: Path) -> Non
             result = project.snakemake(check=False)
         assert result.returncode != 0
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
-        assert re.search(r"reelmake: the disk holding .*/build is full \(needed about .* for this render\)", result.stderr)
+        assert re.search(
+            r"reelmake: the disk holding .*/build is full \(needed about .* for this render\)", result.stderr
+        )
         assert leftovers(project.path) == []
         project.snakemake()
         assert (project.path / "build" / "final.mp4").is_file()
