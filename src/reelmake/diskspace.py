@@ -71,7 +71,7 @@ def full_disk_error(folder: Path, needed: int, what: str) -> DiskFull:
         detail = "no free file entries (inodes) left"
     else:
         short = needed - usage.f_bavail * usage.f_frsize
-        detail = f"needed about {_size(short if short > 0 else needed)} more"
+        detail = f"needed about {human_size(short if short > 0 else needed)} more"
     return DiskFull(
         f"the disk holding {folder} is full ({detail} for {what}): free space and run again "
         "(`reelmake gc` lists rendered files the script no longer uses)"
@@ -94,7 +94,8 @@ def disk_full_line(text: str) -> str | None:
     return found[0] if found else None
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
+    """A byte count for people: "3.2 MB", "480 kB"."""
     if count >= 1_000_000:
         return f"{count / 1_000_000:,.1f} MB"
     return f"{max(count, 1000) / 1000:,.0f} kB"

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reelmake.diskspace import MIN_FREE_BYTES, human_size, render_bytes
+from reelmake.errors import UserError
 from reelmake.fsutil import link_or_copy
 from reelmake.plan import BUILD, PREVIEW, PUBLISHED_FILES
 from reelmake.service.projects import ProjectStore
@@ -32,10 +34,17 @@ def render_folder(project: Path, job_id: str) -> Path:
     return project / "renders" / job_id
 
 
-def needed_bytes(project: Path, scenes: int) -> int:
-    """A generous estimate of the disk a render may need: uploaded assets twice, 50 MB per scene, 200 MB."""
-    assets = sum(p.stat().st_size for p in (project / "assets").iterdir() if p.is_file())
-    return 2 * assets + scenes * 50_000_000 + 200_000_000
+def needed_bytes(project: Path) -> int:
+    """An upper bound of the disk a full render of the project writes (reelmake.diskspace.render_bytes,
+    whose comment has the measured figures), plus the room Snakemake's own records need; 0 for a project
+    that does not plan (the render then fails with the plan's own message)."""
+    from reelmake.plan import plan_project
+
+    try:
+        plan = plan_project(project)
+    except UserError:
+        return 0
+    return render_bytes(scene.spec for scene in plan.scenes) + MIN_FREE_BYTES
 
 
 class Runner:
@@ -174,13 +183,13 @@ class Runner:
         job.state, job.stage, job.started_at, job.error = "running", "planning", now(), None
         self.jobs.save(job)
         free = shutil.disk_usage(project).free
-        need = needed_bytes(project, len(list((project / BUILD / "specs").glob("*.json"))) or 10)
+        need = await asyncio.to_thread(needed_bytes, project)
         if free < need:
             self._finish(
                 job,
                 "failed",
-                error=f"not enough free disk space: {free / 1e6:,.0f} MB free, this render may need about "
-                f"{need / 1e6:,.0f} MB. Free some space (reelmake gc) and render again.",
+                error=f"not enough free disk space: {human_size(free)} free, this render may need about "
+                f"{human_size(need)}. Free some space (reelmake gc) and render again.",
             )
             return
         log_file = project / "logs" / "service" / f"{job.job_id}.log"
