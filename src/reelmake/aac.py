@@ -23,6 +23,11 @@ from reelmake.fsutil import atomic_output
 FRAME = 1024
 LEAD_IN = 2 * FRAME  # silence encoded before the speech, so the decoder settles before it
 LEAD_OUT = FRAME
+# Exact silence a scene's sound needs at each end so that its window stays inside the scene: after it, the
+# lead-out, up to a frame of rounding to whole frames, the encoder's last frame, the next scene's priming
+# frame (which takes the slot before that scene), and half a frame of placement for each of the two
+# windows (5 frames); before it, the lead-in and the priming frame with its placement (under 4 frames).
+EDGE_SILENCE = 6 * FRAME
 BITRATE = "160k"
 
 
