@@ -103,8 +103,12 @@ def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Pat
         raise RenderError("there is no audio to join")
     silence = _silent_frame(rate, work)
     count = -(-total // FRAME) + 1
-    with av.open(str(template)) as source, atomic_output(out) as tmp:
-        sink = av.open(str(tmp), "w", format="mp4")
+    # The sink is closed on any failure too: a full disk's partial file is freed at once, not at exit.
+    with (
+        av.open(str(template)) as source,
+        atomic_output(out) as tmp,
+        av.open(str(tmp), "w", format="mp4") as sink,
+    ):
         stream = sink.add_stream_from_template(source.streams.audio[0])
         for slot in range(count):
             packet = av.Packet(slots.get(slot, silence))
@@ -113,4 +117,3 @@ def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Pat
             packet.time_base = Fraction(1, rate)
             packet.stream = stream
             sink.mux(packet)
-        sink.close()

@@ -126,7 +126,8 @@ def compose(
             "true_peak_dbtp": round(max(peaks), 2) if peaks else None,
         }
     metadata = work / "chapters.ffmeta"
-    metadata.write_text(ffmetadata(chapters), encoding="utf-8")
+    with atomic_output(metadata) as tmp:  # never left empty or cut short by a full disk
+        tmp.write_text(ffmetadata(chapters), encoding="utf-8")
     with atomic_output(video) as tmp:
         expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], tmp)
         report = probe(tmp, decode="edges")

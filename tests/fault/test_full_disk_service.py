@@ -9,13 +9,17 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from service.support import render, start_server, upload
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 from fault.disk_support import filled, small_disk
-from reelmake.diskspace import MIN_FREE_BYTES
+from reelmake.diskspace import MIN_FREE_BYTES, is_disk_full
+from reelmake.service.projects import Limits, ProjectStore
+from reelmake.service.runner import Runner
+from reelmake.service.store import Job, SqliteJobStore
 
 SCRIPT = "---\ntitle: Noise\nwidth: 640\nheight: 360\n---\n## Noise\n<!-- duration: {s}, motion: none -->\n"
 SCRIPT += "![Noise](assets/noise.png)\n"
@@ -71,3 +75,28 @@ def test_a_render_that_fills_the_disk_fails_with_the_message_and_the_last_video_
             assert again["state"] == "succeeded"
         finally:
             server.stop()
+
+
+def test_keeping_a_render_with_no_file_entry_left_keeps_nothing(tmp_path: Path) -> None:
+    """renders/<job>/ takes hard links of the published files: with no file entry for them, it is
+    removed whole (the job then fails with the full-disk message), never left half-linked."""
+    with small_disk(tmp_path / "disk", 4, files=100) as disk:
+        project = disk / "project"
+        (project / "build").mkdir(parents=True)
+        for name in ("final.mp4", "final.srt", "manifest.json"):
+            (project / "build" / name).write_bytes(b"x")
+        (project / "renders").mkdir()
+        count = 0
+        with pytest.raises(OSError):
+            while True:  # use up the file entries
+                (disk / f"filler{count}").touch()
+                count += 1
+        (disk / "filler0").unlink()  # room for the render's folder, none for its links
+        runner = Runner(
+            SqliteJobStore(tmp_path / "jobs.db"), ProjectStore(tmp_path / "data", Limits()), workers=1
+        )
+        job = Job("j", "p")
+        with pytest.raises(OSError) as full:
+            runner._keep_render(project, job)
+        assert is_disk_full(full.value)
+        assert list((project / "renders").iterdir()) == []

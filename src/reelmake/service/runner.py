@@ -18,12 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reelmake.diskspace import MIN_FREE_BYTES, human_size, render_bytes
+from reelmake.diskspace import MIN_FREE_BYTES, full_disk_error, human_size, is_disk_full, render_bytes
 from reelmake.errors import UserError
-from reelmake.fsutil import link_or_copy
+from reelmake.fsutil import link_all
 from reelmake.plan import BUILD, PREVIEW, PUBLISHED_FILES
 from reelmake.service.projects import ProjectStore
 from reelmake.service.store import ACTIVE, Job, JobStore, now
+from reelmake.service.worker import without_folder
 
 KILL_GRACE_S = 5.0
 FINAL_TYPES = ("succeeded", "failed", "cancelled")
@@ -213,7 +214,15 @@ class Runner:
             _remove_partial_files(project)
             self._publish(job.job_id, {"type": "cancelled"})
         elif status == 0:
-            self._keep_render(project, job)
+            try:
+                self._keep_render(project, job)
+            except OSError as error:  # the links of renders/<job>/ need file entries too
+                if not is_disk_full(error):
+                    raise
+                kept = render_folder(project, job.job_id).parent
+                full = full_disk_error(kept, 0, "keeping this render")  # links: no bytes, file entries
+                self._finish(job, "failed", error=without_folder(str(full), project))
+                return
             self._finish(job, "succeeded")
         else:
             self._finish(job, "failed", error=failure or "the render stopped unexpectedly (see the job log)")
@@ -256,9 +265,12 @@ class Runner:
         source = project / (PREVIEW if job.preview else BUILD)
         target = render_folder(project, job.job_id)
         target.mkdir(parents=True, exist_ok=True)
-        for name in PUBLISHED_FILES.values():
-            if (source / name).is_file():
-                link_or_copy(source / name, target / name)
+        names = [name for name in PUBLISHED_FILES.values() if (source / name).is_file()]
+        try:
+            link_all([(source / name, target / name) for name in names])  # all or none
+        except OSError:
+            target.rmdir()  # the failed render keeps no empty folder
+            raise
 
 
 def urls(job: Job) -> dict[str, str]:
