@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 from reelmake import jobs
-from reelmake.diskspace import ensure_room, render_bytes
 from reelmake.errors import UserError
 from reelmake.plan import (
     BUILD,
@@ -22,12 +21,6 @@ from reelmake.plan import (
 logging.raiseExceptions = False
 try:
     PLAN = plan_project(Path.cwd(), config, write=workflow.is_main_process)
-    if workflow.is_main_process:
-        ensure_room(
-            PLAN.project / BUILD,
-            render_bytes(s.spec for s in PLAN.scenes),
-            "this render",
-        )
 except UserError as error:
     sys.exit(f"reelmake: {error}")
 if workflow.is_main_process:

@@ -18,7 +18,7 @@ from typing import Any
 from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
 from reelmake.captions import caption_texts
-from reelmake.diskspace import full_disk_error, is_disk_full, render_bytes
+from reelmake.diskspace import ensure_room, full_disk_error, is_disk_full, render_bytes
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
@@ -249,7 +249,8 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 
 def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, write: bool = False) -> Plan:
-    """Load and check the project; with ``write``, update the spec files and the composition file."""
+    """Load and check the project; with ``write`` (a render starts), update the spec files and the
+    composition file, and refuse a disk that is full (reelmake.diskspace.DiskFull)."""
     project = project.resolve()
     script_path = find_script(project)
     script = load_script(script_path)
@@ -338,6 +339,7 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
     music = _music(project, settings, origins, cache, max_bytes)
     plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions, music)
     if write:
+        needed = render_bytes(scene.spec for scene in plan.scenes)
         try:
             cache.save()
             for item in [*plan.scenes, *filter(None, plan.transitions)]:
@@ -346,8 +348,9 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
         except OSError as error:
             if not is_disk_full(error):
                 raise
-            needed = render_bytes(scene.spec for scene in plan.scenes)
             raise full_disk_error(project / BUILD, needed, "this render") from None
+        # What is about to render: a disk without room for Snakemake's own records is refused here.
+        ensure_room(project / BUILD, needed, "this render")
     return plan
 
 

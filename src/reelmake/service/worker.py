@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from reelmake.plan import plan_project
 
-        plan_project(project, config)  # a clear message before Snakemake starts
+        # A clear message before Snakemake starts: the script, or a disk too full to start on.
+        plan_project(project, config, write=True)
         run_workflow(project, events, config, cores=args.cores or None, unlock=args.unlock)
     except UserError as error:
         events.send({"type": "failed", "error": without_folder(str(error), project)})
