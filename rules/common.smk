@@ -31,6 +31,10 @@ LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
 # What a render publishes (build/final.mp4, ...), and where the join writes them first (see publish).
 PUBLISHED = {key: f"{OUT}/{name}" for key, name in PUBLISHED_FILES.items()}
 STAGED = {key: f"{OUT}/compose/{name}" for key, name in PUBLISHED_FILES.items()}
+# What the join checked (each staged file's size), written last: publish's input in place of the staged
+# files, which become hard links of its outputs (Snakemake touches outputs one by one after a job, so
+# an input sharing an output's inode would look newer than the outputs touched before it).
+CHECKED = f"{OUT}/compose/checked.json"
 
 
 wildcard_constraints:
@@ -151,10 +155,11 @@ def compose_inputs(wildcards):
 
 
 def publish_inputs(wildcards):
-    """The staged files, and the join's own inputs: a scene newer than the published video brings the
-    join back even when the staged files are gone (Snakemake deletes a failed join's outputs, and would
-    otherwise call the old published video up to date, leaving the edit unpublished)."""
-    return {"staged": list(STAGED.values()), **compose_inputs(wildcards)}
+    """The join's record of what it checked, and the join's own inputs: a scene newer than the published
+    video brings the join back even when its outputs are gone (Snakemake deletes a failed join's outputs,
+    and would otherwise call the old published video up to date, leaving the edit unpublished).
+    """
+    return {"checked": CHECKED, **compose_inputs(wildcards)}
 
 
 def release_scheduler_timers():

@@ -5,6 +5,7 @@ rule compose:
     # that fails (full disk, a kill) must not have the published video as its output.
     output:
         **STAGED,
+        checked=CHECKED,
     log:
         f"{LOGS}/compose.log",
     benchmark:
@@ -20,7 +21,8 @@ rule compose:
             jobs.compose_final,
             composition=input.composition,
             soundtrack=input.get("soundtrack"),
-            **dict(output.items()),
+            **STAGED,
+            checked=output.checked,
         )
 
 
@@ -36,5 +38,9 @@ rule publish:
     localrule: True
     run:
         jobs.run_job(
-            log[0], jobs.publish, staged=list(input.staged), published=list(output)
+            log[0],
+            jobs.publish,
+            checked=input.checked,
+            staged=list(STAGED.values()),
+            published=list(output),
         )

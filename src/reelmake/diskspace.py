@@ -14,7 +14,8 @@ Measured, build/ after a first render, against ``render_bytes``:
 - 320x180, 3 scenes, 7.2 s (TTS slide, moving photo, silent slide): 1.1 MB written, 4.1 MB estimated;
 - the same at 1920x1080: 1.5 MB written, 106 MB estimated (flat pictures: a tenth of a real photo's PNG);
 - 1920x1080, a picture of noise (4 s still) and a 31 s recording (tests/fault/disk_support.py's project):
-  19.8 MB written (PNG 6.2, GOP 1.6, clip 3.1, WAV 3.0, video 4.0, joined AAC 0.6), 62 MB estimated.
+  19.8 MB written (PNG 6.2, GOP 1.6, clip 3.1, WAV 3.0, video 4.0, joined AAC 0.6), 232 MB estimated;
+- the same at 640x360 (the fault tests): 6.5 MB written, 30 MB estimated.
 The service's old estimate (50 MB a scene + 200 MB + the assets twice) asked 250 MB for any one-scene
 render and did not grow with a scene's length or frame size.
 """
@@ -103,12 +104,15 @@ def human_size(count: int) -> str:
     return f"{max(count, 1000) / 1000:,.0f} kB"
 
 
-def scene_seconds(spec: Mapping[str, Any], timing: Path | None = None) -> float:
-    """How long a scene lasts: its timing once narrated, else an estimate from its words."""
+def scene_seconds(
+    spec: Mapping[str, Any], timing: Path | None = None, recording_s: float | None = None
+) -> float:
+    """How long a scene lasts: its timing once narrated, else an estimate from its words (or the length
+    of its recorded narration)."""
     if timing is not None and timing.is_file():
         return float(json.loads(timing.read_text())["frames"]) / spec["fps"]
     words = len(str(spec.get("narration", "")).split())
-    return max(float(spec.get("min_duration_s", 0.0)), words / SPOKEN_WORDS_PER_S, 1.0)
+    return max(float(spec.get("min_duration_s", 0.0)), words / SPOKEN_WORDS_PER_S, recording_s or 0.0, 1.0)
 
 
 def scene_bytes(spec: Mapping[str, Any], seconds: float) -> int:
@@ -130,11 +134,11 @@ def join_bytes(segments: Iterable[Path], audio: Iterable[Path], width: int, heig
     return video + 2 * sound + PNG_BYTES_PER_PIXEL * width * height + 100_000
 
 
-def render_bytes(specs: Iterable[Mapping[str, Any]]) -> int:
-    """An upper bound of what rendering these scenes and joining them writes into an empty build folder."""
+def render_bytes(scenes: Iterable[tuple[Mapping[str, Any], float]]) -> int:
+    """An upper bound of what rendering these scenes (spec, seconds) and joining them writes into an empty
+    build folder."""
     total = 0
-    for spec in specs:
-        seconds = scene_seconds(spec)
+    for spec, seconds in scenes:
         joined = _video_bytes(spec, seconds) + (2 * AAC_BYTES_PER_S * seconds if spec.get("narration") else 0)
         total += scene_bytes(spec, seconds) + int(joined)
     return total + 100_000

@@ -321,8 +321,12 @@ def mix_soundtrack(composition: str, out: str, report: str) -> None:
     log.info("%.2f LUFS, true peak %.2f dBTP", measured["loudness_lufs"], measured["true_peak_dbtp"])
 
 
-def publish(staged: list[str], published: list[str]) -> None:
+def publish(checked: str, staged: list[str], published: list[str]) -> None:
     """Replace the published video and its companions with the join's checked, staged ones."""
+    sizes = json.loads(Path(checked).read_text(encoding="utf-8"))
+    for path in staged:
+        if not Path(path).is_file() or Path(path).stat().st_size != sizes.get(Path(path).name):
+            raise RenderError(f"{path} is not the file the join checked; run again to join the video again")
     link_all(list(zip(staged, published, strict=True)))  # all or none: a full disk changes nothing
     # A hard link shares its file's mtime, and Snakemake fails a job whose output is older than any of
     # its inputs: give every published file (and so its staged twin) the same, current time.
@@ -332,7 +336,9 @@ def publish(staged: list[str], published: list[str]) -> None:
     log.info("published %s", ", ".join(published))
 
 
-def compose_final(composition: str, soundtrack: list[str] | None = None, **outputs: str) -> None:
+def compose_final(
+    composition: str, checked: str, soundtrack: list[str] | None = None, **outputs: str
+) -> None:
     """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it.
 
     ``soundtrack`` is a video with music's mixed track and its measurements; without music the scenes'
@@ -349,6 +355,9 @@ def compose_final(composition: str, soundtrack: list[str] | None = None, **outpu
         work=Path(composition).parent / "compose",
         soundtrack=(Path(soundtrack[0]), Path(soundtrack[1])) if soundtrack else None,
     )
+    # Last: what publish may link into place (each file's size, as the join wrote and checked it).
+    with atomic_output(checked) as tmp:
+        tmp.write_text(json.dumps({Path(p).name: Path(p).stat().st_size for p in outputs.values()}))
     log.info(
         "%.2f s, %d bytes, composed in %.2f s",
         result["duration_s"],

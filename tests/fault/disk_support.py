@@ -110,9 +110,11 @@ def leftovers(project: Path) -> list[str]:
 
 
 def media_bytes(project: Path) -> dict[str, int]:
-    """The size of each file under build/ (what a render wrote), for the figures in reelmake.diskspace."""
-    return {
-        str(p.relative_to(project)): p.stat().st_size
-        for p in sorted((project / "build").rglob("*"))
-        if p.is_file()
-    }
+    """The size of each file under build/ (what a render wrote), a file with several hard links once."""
+    sizes: dict[str, int] = {}
+    seen: set[int] = set()
+    for path in sorted((project / "build").rglob("*")):
+        if path.is_file() and path.stat().st_ino not in seen:
+            seen.add(path.stat().st_ino)
+            sizes[str(path.relative_to(project))] = path.stat().st_size
+    return sizes

@@ -71,7 +71,7 @@ def test_a_disk_that_fills_at_each_stage_stops_cleanly_and_the_next_run_resumes(
         project.snakemake()
         # The estimate the service checks free space against is an upper bound of what a render writes.
         written = sum(media_bytes(project.path).values())
-        assert written <= render_bytes(s.spec for s in plan_project(project.path).scenes)
+        assert written <= render_bytes((s.spec, s.seconds) for s in plan_project(project.path).scenes)
         final = project.path / "build" / "final.mp4"
         for seconds, stage in enumerate(STAGES, start=5):
             previous = final.read_bytes()

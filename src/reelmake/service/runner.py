@@ -45,7 +45,7 @@ def needed_bytes(project: Path) -> int:
         plan = plan_project(project)
     except UserError:
         return 0
-    return render_bytes(scene.spec for scene in plan.scenes) + MIN_FREE_BYTES
+    return render_bytes((scene.spec, scene.seconds) for scene in plan.scenes) + MIN_FREE_BYTES
 
 
 class Runner:
