@@ -1,5 +1,6 @@
 # The plan is made when the workflow is parsed: each scene's content hash names its outputs, and spec
 # files are rewritten only when they change, so an edit reaches exactly the scenes it touches.
+import logging
 import math
 import sys
 import threading
@@ -39,6 +40,9 @@ def lock_project():
     return True
 
 
+# On a full disk no log file can be written: logging must not print a traceback for each line (the job
+# that hit the full disk says so in one line).
+logging.raiseExceptions = False
 try:
     WRITE_PLAN = lock_project()
     PLAN = plan_project(Path.cwd(), config, write=WRITE_PLAN)
@@ -56,6 +60,10 @@ LOGS = "logs/preview" if PLAN.settings["preview"] else "logs"
 # What a render publishes (build/final.mp4, ...), and where the join writes them first (see publish).
 PUBLISHED = {key: f"{OUT}/{name}" for key, name in PUBLISHED_FILES.items()}
 STAGED = {key: f"{OUT}/compose/{name}" for key, name in PUBLISHED_FILES.items()}
+# What the join checked (each staged file's size), written last: publish's input in place of the staged
+# files, which become hard links of its outputs (Snakemake touches outputs one by one after a job, so
+# an input sharing an output's inode would look newer than the outputs touched before it).
+CHECKED = f"{OUT}/compose/checked.json"
 
 
 wildcard_constraints:
@@ -173,6 +181,14 @@ def compose_inputs(wildcards):
     else:
         inputs["narrations"] = scene_files("narration.m4a")
     return inputs
+
+
+def publish_inputs(wildcards):
+    """The join's record of what it checked, and the join's own inputs: a scene newer than the published
+    video brings the join back even when its outputs are gone (Snakemake deletes a failed join's outputs,
+    and would otherwise call the old published video up to date, leaving the edit unpublished).
+    """
+    return {"checked": CHECKED, **compose_inputs(wildcards)}
 
 
 def release_scheduler_timers():

@@ -5,6 +5,7 @@ rule compose:
     # that fails (full disk, a kill) must not have the published video as its output.
     output:
         **STAGED,
+        checked=CHECKED,
     log:
         f"{LOGS}/compose.log",
     benchmark:
@@ -20,7 +21,8 @@ rule compose:
             jobs.compose_final,
             composition=input.composition,
             soundtrack=input.get("soundtrack"),
-            **dict(output.items()),
+            **STAGED,
+            checked=output.checked,
         )
 
 
@@ -28,11 +30,17 @@ rule compose:
 # previous video stays in place through any failure of the join.
 rule publish:
     input:
-        **STAGED,
+        unpack(publish_inputs),
     output:
         **PUBLISHED,
     log:
         f"{LOGS}/publish.log",
     localrule: True
     run:
-        jobs.run_job(log[0], jobs.publish, staged=list(input), published=list(output))
+        jobs.run_job(
+            log[0],
+            jobs.publish,
+            checked=input.checked,
+            staged=list(STAGED.values()),
+            published=list(output),
+        )

@@ -23,6 +23,11 @@ from reelmake.fsutil import atomic_output
 FRAME = 1024
 LEAD_IN = 2 * FRAME  # silence encoded before the speech, so the decoder settles before it
 LEAD_OUT = FRAME
+# Exact silence a scene's sound needs at each end so that its window stays inside the scene: after it, the
+# lead-out, up to a frame of rounding to whole frames, the encoder's last frame, the next scene's priming
+# frame (which takes the slot before that scene), and half a frame of placement for each of the two
+# windows (5 frames); before it, the lead-in and the priming frame with its placement (under 4 frames).
+EDGE_SILENCE = 6 * FRAME
 BITRATE = "160k"
 
 
@@ -98,8 +103,12 @@ def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Pat
         raise RenderError("there is no audio to join")
     silence = _silent_frame(rate, work)
     count = -(-total // FRAME) + 1
-    with av.open(str(template)) as source, atomic_output(out) as tmp:
-        sink = av.open(str(tmp), "w", format="mp4")
+    # The sink is closed on any failure too: a full disk's partial file is freed at once, not at exit.
+    with (
+        av.open(str(template)) as source,
+        atomic_output(out) as tmp,
+        av.open(str(tmp), "w", format="mp4") as sink,
+    ):
         stream = sink.add_stream_from_template(source.streams.audio[0])
         for slot in range(count):
             packet = av.Packet(slots.get(slot, silence))
@@ -108,4 +117,3 @@ def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Pat
             packet.time_base = Fraction(1, rate)
             packet.stream = stream
             sink.mux(packet)
-        sink.close()

@@ -126,7 +126,8 @@ def compose(
             "true_peak_dbtp": round(max(peaks), 2) if peaks else None,
         }
     metadata = work / "chapters.ffmeta"
-    metadata.write_text(ffmetadata(chapters), encoding="utf-8")
+    with atomic_output(metadata) as tmp:  # never left empty or cut short by a full disk
+        tmp.write_text(ffmetadata(chapters), encoding="utf-8")
     # The video is moved into place last, after every file that goes with it: a render killed before
     # that leaves the previous video (the fault suite kills renders here), never a new one without its
     # manifest and poster.

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from reelmake.diskspace import DiskFull, full_disk_error, is_disk_full, join_bytes, scene_bytes, scene_seconds
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
-from reelmake.fsutil import atomic_output, link_or_copy, scratch_path
-from reelmake.plan import NARRATION_CACHE, Plan, narration_key
+from reelmake.fsutil import atomic_output, link_all, scratch_path
+from reelmake.plan import BUILD, NARRATION_CACHE, PREVIEW, Plan, narration_key, scene_folder, spec_path
 
 log = logging.getLogger("reelmake")
 
@@ -47,12 +48,56 @@ def run_job(log_file: str, job: Callable[..., Any], **paths: Any) -> None:
             log.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], socket.gethostname())
         job(**paths)
         log.info("done")
-    except (UserError, RenderError) as error:
-        log.error("%s", error)
-        raise JobFailed(str(error)) from None
+    except Exception as error:
+        # A full disk, however the writer reported it, becomes one message (see reelmake.diskspace).
+        known = _full_disk(job, paths) if is_disk_full(error) else error
+        if not isinstance(known, (UserError, RenderError)):
+            raise
+        if known is not error:
+            log.error("%s", error)  # what the writer said, for the log
+        log.error("%s", known)
+        raise JobFailed(str(known)) from None
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
+    """The disk filled while ``job`` wrote: what it was making, and about how much that needs."""
+    build = Path.cwd() / BUILD  # jobs run in the project folder
+    if "spec" in paths:  # a scene's step, or a fade's
+        spec = _spec(paths["spec"])
+        if "after" in spec:  # a fade: as big as as many frames of the scene it leads into
+            scene = _spec(spec_path(spec["after"]))
+            needed = scene_bytes(scene, spec["frames"] / spec["fps"])
+            return full_disk_error(build, needed, f"the fade into {_scene_named(spec['after'])}")
+        scene_hash = Path(paths["spec"]).stem
+        seconds = scene_seconds(spec, scene_folder(scene_hash) / "timing.json")
+        return full_disk_error(build, scene_bytes(spec, seconds), _scene_named(scene_hash))
+    if job is compose_final:
+        composition = json.loads(Path(paths["composition"]).read_text(encoding="utf-8"))
+        folders = [scene_folder(s["hash"]) for s in composition["scenes"]]
+        needed = join_bytes(
+            [f / "clip.h264" for f in folders],
+            [f / "narration.m4a" for f in folders],
+            composition["width"],
+            composition["height"],
+        )
+        return full_disk_error(build, needed, "the final join")
+    if job is publish:  # hard links need no room for data, only file entries (a copy needs the bytes)
+        needed = sum(Path(p).stat().st_size for p in paths["staged"])
+        return full_disk_error(build, needed, "publishing the video")
+    return full_disk_error(build, 1_000_000, f"the step {job.__name__}")
+
+
+def _scene_named(scene_hash: str) -> str:
+    """'scene 3 'Title'' for a scene of the full render or of the preview."""
+    for composition in (BUILD / "composition.json", PREVIEW / "composition.json"):
+        if composition.is_file():
+            for scene in json.loads(composition.read_text(encoding="utf-8"))["scenes"]:
+                if scene["hash"] == scene_hash:
+                    return f"scene {scene['index']} {scene['title']!r}"
+    return f"scene {scene_hash}"
 
 
 def preload_voices(plan: Plan) -> None:
@@ -279,19 +324,24 @@ def mix_soundtrack(composition: str, out: str, report: str) -> None:
     log.info("%.2f LUFS, true peak %.2f dBTP", measured["loudness_lufs"], measured["true_peak_dbtp"])
 
 
-def publish(staged: list[str], published: list[str]) -> None:
+def publish(checked: str, staged: list[str], published: list[str]) -> None:
     """Replace the published video and its companions with the join's checked, staged ones."""
-    for source, target in zip(staged, published, strict=True):
-        link_or_copy(source, target)
-    # A hard link shares its file's mtime, and Snakemake fails a job whose output is older than any of
-    # its inputs: give every published file (and so its staged twin) the same, current time.
+    sizes = json.loads(Path(checked).read_text(encoding="utf-8"))
+    for path in staged:
+        if not Path(path).is_file() or Path(path).stat().st_size != sizes.get(Path(path).name):
+            raise RenderError(f"{path} is not the file the join checked; run again to join the video again")
+    link_all(list(zip(staged, published, strict=True)))  # all or none: a full disk changes nothing
+    # A hard link shares its file's mtime, which is older than checked.json (written after the staged
+    # files), and Snakemake fails a job whose output is older than an input: the links get the time now.
     now = time.time_ns()
     for target in published:
         os.utime(target, ns=(now, now))
     log.info("published %s", ", ".join(published))
 
 
-def compose_final(composition: str, soundtrack: list[str] | None = None, **outputs: str) -> None:
+def compose_final(
+    composition: str, checked: str, soundtrack: list[str] | None = None, **outputs: str
+) -> None:
     """Join every scene (its files under build/scenes/<hash>/) into the final video and what goes with it.
 
     ``soundtrack`` is a video with music's mixed track and its measurements; without music the scenes'
@@ -308,6 +358,9 @@ def compose_final(composition: str, soundtrack: list[str] | None = None, **outpu
         work=Path(composition).parent / "compose",
         soundtrack=(Path(soundtrack[0]), Path(soundtrack[1])) if soundtrack else None,
     )
+    # Last: what publish may link into place (each file's size, as the join wrote and checked it).
+    with atomic_output(checked) as tmp:
+        tmp.write_text(json.dumps({Path(p).name: Path(p).stat().st_size for p in outputs.values()}))
     log.info(
         "%.2f s, %d bytes, composed in %.2f s",
         result["duration_s"],

@@ -19,6 +19,7 @@ from typing import Any
 from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
 from reelmake.captions import caption_texts
+from reelmake.diskspace import ensure_room, full_disk_error, is_disk_full, render_bytes, scene_seconds
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
 from reelmake.fsutil import write_if_changed
@@ -77,6 +78,7 @@ class ScenePlan:
     hash: str
     kind: str  # "slide" | "image" | "video"
     spec: dict[str, Any]
+    seconds: float = 0.0  # its length as far as known before rendering (for disk-space estimates)
 
     @property
     def folder(self) -> Path:
@@ -249,7 +251,8 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 
 def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, write: bool = False) -> Plan:
-    """Load and check the project; with ``write``, update the spec files and the composition file."""
+    """Load and check the project; with ``write`` (a render starts), update the spec files and the
+    composition file, and refuse a disk that is full (reelmake.diskspace.DiskFull)."""
     project = project.resolve()
     script_path = find_script(project)
     script = load_script(script_path)
@@ -274,6 +277,7 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
         where = f"{scene.index} '{scene.title}'"
         spec: dict[str, Any] = {**common, "title": scene.title, "narration": scene.narration}
         voice_file = scene.options.get("voice_file")
+        recording_s = None
         if voice_file:
             # A recording replaces the TTS voice; its narration text, if any, becomes its captions.
             try:
@@ -285,6 +289,7 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
             except UserError as exc:
                 raise UserError(exc.detail, file=script.source, scene=where, line=scene.line) from None
             spec["voice_file"] = {"path": voice_file, "sha256": voice.sha256}
+            recording_s = voice.duration_s
         elif scene.narration:
             spec["speech"] = speech
         spoken = bool(scene.narration or voice_file)
@@ -333,14 +338,23 @@ def plan_project(project: Path, overrides: dict[str, Any] | None = None, *, writ
                 scene=where,
                 line=scene.line,
             )
-        scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec))
+        seconds = scene_seconds(spec, recording_s=recording_s)
+        scenes.append(ScenePlan(scene.index, scene.id, scene.title, _hash(spec), spec["kind"], spec, seconds))
     transitions = _plan_transitions(script, settings, scenes)
     music = _music(project, settings, origins, cache, max_bytes)
     plan = Plan(project, script_path.name, script.title, settings, tuple(scenes), transitions, music)
     if write:
-        cache.save()
-        write_specs(plan)
-        write_if_changed(project / plan.composition_file, _dump(plan.composition()))
+        needed = render_bytes((scene.spec, scene.seconds) for scene in plan.scenes)
+        try:
+            cache.save()
+            write_specs(plan)
+            write_if_changed(project / plan.composition_file, _dump(plan.composition()))
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            raise full_disk_error(project / BUILD, needed, "this render") from None
+        # What is about to render: a disk without room for Snakemake's own records is refused here.
+        ensure_room(project / BUILD, needed, "this render")
     return plan
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from reelmake.diskspace import disk_full_line
 from reelmake.errors import UserError
 from reelmake.processes import signal_children
 
@@ -43,6 +44,7 @@ class WorkflowEvents(logging.Handler):
             int, tuple[str, str | None, str | None]
         ] = {}  # jobid -> (rule, scene hash, benchmark)
         self.last_finished: tuple[str, str | None] = ("", None)
+        self.disk_full: str | None = None  # a job's full-disk message (reelmake.diskspace), if one failed so
 
     def emit(self, record: logging.LogRecord) -> None:
         event = str(getattr(record, "event", ""))
@@ -55,6 +57,8 @@ class WorkflowEvents(logging.Handler):
             self.last_finished = (rule, scene)
         elif event == "progress":  # logged right after each job_finished, with the new counts
             self.job_finished(*self.last_finished, done=int(record.done), total=int(record.total))
+        elif event == "error" and self.disk_full is None:
+            self.disk_full = disk_full_line(record.getMessage())
         elif event == "job_error":
             rule, scene, _ = self.jobs.get(int(getattr(record, "jobid", -1)), ("", None, None))
             self.job_failed(rule, scene)
@@ -206,7 +210,7 @@ def render(
                 return _stopped(console, progress, bar.task)
             # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
-            console.print(f"reelmake: the render failed: {error}")
+            console.print(f"reelmake: {bar.disk_full or f'the render failed: {error}'}", markup=False)
             return 1
         progress.update(bar.task, description="done")
     return 0
@@ -239,6 +243,8 @@ class OutputReader:
 
     def feed(self, line: str) -> None:
         self.tail.append(line)
+        if self.events.disk_full is None:
+            self.events.disk_full = disk_full_line(line)
         if self.report or "Error in " in line or line.startswith("Error executing "):
             self.report.append(line)
         if field := _JOB_FIELD.match(line.rstrip("\n")):

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from reelmake.aac import EDGE_SILENCE
 from reelmake.fsutil import atomic_output
 
 SAMPLE_RATE = 48_000
@@ -127,6 +128,7 @@ def from_recording(samples: np.ndarray, text: str, *, fps: int, min_duration_s: 
     There is no sentence timing in a recording: the sentences share its audible part (from the first to
     the last sample above the silence level) in proportion to their length.
     """
+    samples = _with_silent_edges(samples)
     sentences = split_sentences(text)
     loud = np.flatnonzero(np.abs(samples) > 10 ** (SILENCE_DB / 20))
     cues: list[Cue] = []
@@ -139,6 +141,18 @@ def from_recording(samples: np.ndarray, text: str, *, fps: int, min_duration_s: 
             cues.append(Cue(cursor / SAMPLE_RATE, (cursor + share) / SAMPLE_RATE, sentence))
             cursor += share
     return _fill_frames(samples.astype(np.float32), fps, min_duration_s, tuple(cues))
+
+
+def _with_silent_edges(samples: np.ndarray) -> np.ndarray:
+    """A recording with at least aac.EDGE_SILENCE samples of exact silence at each end (0.13 s at 48 kHz,
+    added only where it is missing): a microphone's noise floor reaches both ends, and the scene's AAC window
+    would otherwise spill into the scenes beside it."""
+    sound = np.flatnonzero(samples)
+    if sound.size == 0:
+        return samples
+    before = max(0, EDGE_SILENCE - int(sound[0]))
+    after = max(0, EDGE_SILENCE - (len(samples) - 1 - int(sound[-1])))
+    return np.pad(samples, (before, after))
 
 
 def _fill_frames(samples: np.ndarray, fps: int, min_duration_s: float, cues: tuple[Cue, ...]) -> Narration:

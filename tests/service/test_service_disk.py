@@ -25,8 +25,8 @@ def test_too_little_free_space_fails_the_job_before_snakemake_starts(
     project_id, _ = projects.create(Upload("script.md", io.BytesIO(small_script("A.").encode())), [], None)
     real = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(
-        runner_module.shutil, "disk_usage", lambda _: real._replace(free=50_000_000)
-    )  # 50 MB free
+        runner_module.shutil, "disk_usage", lambda _: real._replace(free=100_000)
+    )  # 100 kB free
     runner = Runner(jobs, projects, workers=1)
     messages: list[dict[str, Any]] = []
 
@@ -38,6 +38,6 @@ def test_too_little_free_space_fails_the_job_before_snakemake_starts(
 
     asyncio.run(run())
     (job,) = jobs.for_project(project_id)
-    assert job.state == "failed" and "not enough free disk space: 50 MB free" in (job.error or "")
+    assert job.state == "failed" and "not enough free disk space: 100 kB free" in (job.error or "")
     assert messages == [{"type": "failed", "error": job.error}]
     assert not (tmp_path / "projects" / project_id / "build").exists()

@@ -18,10 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reelmake.fsutil import link_or_copy, remove_partial_files
+from reelmake.diskspace import MIN_FREE_BYTES, full_disk_error, human_size, is_disk_full, render_bytes
+from reelmake.errors import UserError
+from reelmake.fsutil import link_all, remove_partial_files
 from reelmake.plan import BUILD, PREVIEW, PUBLISHED_FILES
 from reelmake.service.projects import ProjectStore
 from reelmake.service.store import ACTIVE, Job, JobStore, now
+from reelmake.service.worker import without_folder
 
 KILL_GRACE_S = 5.0
 FINAL_TYPES = ("succeeded", "failed", "cancelled")
@@ -32,10 +35,17 @@ def render_folder(project: Path, job_id: str) -> Path:
     return project / "renders" / job_id
 
 
-def needed_bytes(project: Path, scenes: int) -> int:
-    """A generous estimate of the disk a render may need: uploaded assets twice, 50 MB per scene, 200 MB."""
-    assets = sum(p.stat().st_size for p in (project / "assets").iterdir() if p.is_file())
-    return 2 * assets + scenes * 50_000_000 + 200_000_000
+def needed_bytes(project: Path) -> int:
+    """An upper bound of the disk a full render of the project writes (reelmake.diskspace.render_bytes,
+    whose comment has the measured figures), plus the room Snakemake's own records need; 0 for a project
+    that does not plan (the render then fails with the plan's own message)."""
+    from reelmake.plan import plan_project
+
+    try:
+        plan = plan_project(project)
+    except UserError:
+        return 0
+    return render_bytes((scene.spec, scene.seconds) for scene in plan.scenes) + MIN_FREE_BYTES
 
 
 class Runner:
@@ -179,13 +189,13 @@ class Runner:
         job.state, job.stage, job.started_at, job.error = "running", "planning", now(), None
         self.jobs.save(job)
         free = shutil.disk_usage(project).free
-        need = needed_bytes(project, len(list((project / BUILD / "specs").glob("*.json"))) or 10)
+        need = await asyncio.to_thread(needed_bytes, project)
         if free < need:
             self._finish(
                 job,
                 "failed",
-                error=f"not enough free disk space: {free / 1e6:,.0f} MB free, this render may need about "
-                f"{need / 1e6:,.0f} MB. Free some space (reelmake gc) and render again.",
+                error=f"not enough free disk space: {human_size(free)} free, this render may need about "
+                f"{human_size(need)}. Free some space (reelmake gc) and render again.",
             )
             return
         log_file = project / "logs" / "service" / f"{job.job_id}.log"
@@ -210,7 +220,15 @@ class Runner:
             remove_partial_files(project / BUILD)  # no partial file of the killed render
             self._publish(job.job_id, {"type": "cancelled"})
         elif status == 0:
-            self._keep_render(project, job)
+            try:
+                self._keep_render(project, job)
+            except OSError as error:  # the links of renders/<job>/ need file entries too
+                if not is_disk_full(error):
+                    raise
+                kept = render_folder(project, job.job_id).parent
+                full = full_disk_error(kept, 0, "keeping this render")  # links: no bytes, file entries
+                self._finish(job, "failed", error=without_folder(str(full), project))
+                return
             self._finish(job, "succeeded")
         else:
             self._finish(job, "failed", error=failure or "the render stopped unexpectedly (see the job log)")
@@ -253,9 +271,12 @@ class Runner:
         source = project / (PREVIEW if job.preview else BUILD)
         target = render_folder(project, job.job_id)
         target.mkdir(parents=True, exist_ok=True)
-        for name in PUBLISHED_FILES.values():
-            if (source / name).is_file():
-                link_or_copy(source / name, target / name)
+        names = [name for name in PUBLISHED_FILES.values() if (source / name).is_file()]
+        try:
+            link_all([(source / name, target / name) for name in names])  # all or none
+        except OSError:
+            target.rmdir()  # the failed render keeps no empty folder
+            raise
 
 
 def urls(job: Job) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reelmake.errors import UserError
-from reelmake.lock import ensure_free
+from reelmake.lock import project_lock
 from reelmake.plan import Plan, plan_project
 from reelmake.render import WorkflowEvents, failed_scenes, run_with_profile, run_workflow
 
@@ -34,8 +34,10 @@ class JsonEvents(WorkflowEvents):
         self.out = out
         self.failed: list[tuple[str, str | None]] = []
 
-    def failure(self) -> str:
-        """Which step failed, in words, naming no server path."""
+    def failure(self, project: Path) -> str:
+        """Which step failed, in words (a full disk's own message), naming no server path."""
+        if self.disk_full:
+            return without_folder(self.disk_full, project)
         if not self.failed:
             return "the render failed before any step ran (see the job log)"
         rule, scene = self.failed[0]
@@ -80,6 +82,11 @@ class JsonEvents(WorkflowEvents):
         return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "peak_memory_mb": round(peak, 1)}
 
 
+def without_folder(message: str, project: Path) -> str:
+    """A message with the project's paths made relative to it: a job's error names no server path."""
+    return message.replace(f"{project}{os.sep}", "")
+
+
 def _number(text: str | None) -> float:
     try:
         return float(text or 0)
@@ -98,12 +105,13 @@ def _render_with_profile(
 ) -> str | None:
     """Render with `snakemake --profile` (a cluster's jobs cannot report to this process); the failure in
     words (the failed scenes and their SLURM logs, relative to the project), or None."""
-    ensure_free(project)  # a shell render holding the project: its one line, as the job's error
     status, report = run_with_profile(project, profile, events, config)
     if status == 0:
         return None
     sys.stderr.write(report)  # the job log keeps Snakemake's own report
-    return "; ".join(failed_scenes(report, plan)) or events.failure()
+    if events.disk_full:
+        return events.failure(project)
+    return "; ".join(failed_scenes(report, plan)) or events.failure(project)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,17 +129,23 @@ def main(argv: list[str] | None = None) -> int:
     project: Path = args.project.resolve()
     config = {"preview": True} if args.preview else {}
     try:
-        plan = plan_project(project, config)  # a clear message before Snakemake starts
+        # A clear message before Snakemake starts (the script, a disk too full to start on, a shell render
+        # of the project), the plan written under the project's lock.
         if args.profile is None:
-            run_workflow(project, events, config, cores=args.cores or None)
-        elif error := _render_with_profile(project, args.profile, events, config, plan):
-            events.send({"type": "failed", "error": error})
-            return 1
+            with project_lock(project):
+                plan_project(project, config, write=True)
+                run_workflow(project, events, config, cores=args.cores or None)
+        else:
+            with project_lock(project):
+                plan = plan_project(project, config, write=True)
+            if error := _render_with_profile(project, args.profile, events, config, plan):
+                events.send({"type": "failed", "error": without_folder(error, project)})
+                return 1
     except UserError as error:
-        events.send({"type": "failed", "error": str(error)})
+        events.send({"type": "failed", "error": without_folder(str(error), project)})
         return 1
     except Exception:  # Snakemake printed the failing job's log to stderr, which the server keeps
-        events.send({"type": "failed", "error": events.failure()})
+        events.send({"type": "failed", "error": events.failure(project)})
         return 1
     events.send({"type": "resources", **events.resources(project)})
     return 0
