@@ -36,6 +36,11 @@ rule publish:
     log:
         f"{LOGS}/publish.log",
     localrule: True
+    # Hard links and renames on the submitting machine: no data is copied.
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=1,
     run:
         jobs.run_job(
             log[0],
