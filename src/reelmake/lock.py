@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from reelmake.diskspace import MIN_FREE_BYTES, full_disk_error, is_disk_full
 from reelmake.errors import UserError
 
 LOCK_FILE = Path(".snakemake") / "reelmake.lock"
@@ -41,8 +42,13 @@ def acquire(project: Path) -> None:
     if project in _held:
         return
     path = project / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:  # a disk with no room for the lock file's folder or entry
+        if not is_disk_full(error):
+            raise
+        raise full_disk_error(project, MIN_FREE_BYTES, "starting this render") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -53,8 +59,9 @@ def acquire(project: Path) -> None:
             f"this project is being rendered{pid}; wait for it or stop it, then render again."
         ) from None
     os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
     _held[project] = fd
+    with contextlib.suppress(OSError):  # the pid only helps a message; a full disk may refuse it
+        os.write(fd, f"{os.getpid()}\n".encode())
 
 
 def release(project: Path) -> None:

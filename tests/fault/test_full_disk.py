@@ -45,8 +45,12 @@ class Stage:
 
     def leave(self, project: Path) -> int:
         """Free bytes to leave: the margin reelmake needs to start, plus what the stage writes first."""
-        if self.name == "mux":  # room for the joined narration track, none for the video
-            return MIN_FREE_BYTES + 2 * (project / "build" / "compose" / "narration.m4a").stat().st_size
+        if self.name == "mux":
+            # Room for the joined narration track, not for the video: halfway between their sizes (the
+            # old track is freed when the new one replaces it), plus Snakemake's own records.
+            track = (project / "build" / "compose" / "narration.m4a").stat().st_size
+            video = (project / "build" / "final.mp4").stat().st_size
+            return max(MIN_FREE_BYTES, (track + video) // 2) + 100_000
         return MIN_FREE_BYTES + 64_000
 
 
