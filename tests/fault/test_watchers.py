@@ -89,5 +89,7 @@ def test_twenty_watchers_and_vanishing_clients_change_nothing(server: Server) ->
     time.sleep(1.0)  # the server notices the last closes
     after = usage(server.process.pid)
     assert server.log is not None and "Traceback" not in server.log.read_text()
-    assert after["fds"] <= before["fds"] and after["threads"] <= before["threads"], (before, after)
+    # One thread more is asyncio's default executor, which keeps the thread that estimated the render's
+    # disk space (runner.needed_bytes); nothing grows with the watchers.
+    assert after["fds"] <= before["fds"] and after["threads"] <= before["threads"] + 1, (before, after)
     print(f"\nserver before {json.dumps(before)}, after {json.dumps(after)}")
