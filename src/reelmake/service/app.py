@@ -214,7 +214,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         job = jobs.get(job_id)
         if job is None:
             raise HTTPException(404, "no such job")
-        return runner.running.get(job_id, job)
+        return runner.job(job_id, job)
 
     def job_view(job: Job) -> dict[str, Any]:
         view = {**job.to_dict(), "queue_position": runner.queue_position(job), "video_url": None,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from reelmake.service.store import ACTIVE, Job, JobStore, now
 from reelmake.service.worker import without_folder
 
 KILL_GRACE_S = 5.0
+log = logging.getLogger("reelmake.service")
 FINAL_TYPES = ("succeeded", "failed", "cancelled")
 
 
@@ -63,6 +66,7 @@ class Runner:
         self.listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.running: dict[str, Job] = {}  # the one in-memory record of each running job
+        self.unsaved: dict[str, Job] = {}  # jobs whose last state the job table had no room for
         self.tasks: list[asyncio.Task[None]] = []
         self.may_start = asyncio.Event()  # cleared while gc runs: no render starts meanwhile
         self.may_start.set()
@@ -71,7 +75,7 @@ class Runner:
     async def start(self) -> None:
         for job in self.jobs.in_states(("running",)):
             job.state, job.stage = "interrupted", "interrupted by a server restart; queued again"
-            self.jobs.save(job)
+            self._save(job)
         for job in self.jobs.in_states(("queued", "interrupted")):
             self.queue.put_nowait(job.job_id)
         self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
@@ -98,6 +102,27 @@ class Runner:
         waiting = [j.job_id for j in self.jobs.in_states(("queued", "interrupted"))]
         return waiting.index(job.job_id) + 1 if job.job_id in waiting else None
 
+    def _save(self, job: Job) -> None:
+        """Record the job in the job table. On a disk too full for it (the data folder filled during a
+        render), the job lives on in memory (the API reads it from there) and is written with the next
+        save that fits; the render's outcome still reaches its watchers, and the queue goes on."""
+        try:
+            self.jobs.save(job)
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorname", "") != "SQLITE_FULL":
+                raise
+            self.unsaved[job.job_id] = job
+            log.warning("the job table is full (disk full): job %s is kept in memory", job.job_id)
+            return
+        self.unsaved.pop(job.job_id, None)
+        for waiting in list(self.unsaved.values()):  # room again: the ones that did not fit before
+            self.unsaved.pop(waiting.job_id)
+            self._save(waiting)
+
+    def job(self, job_id: str, stored: Job) -> Job:
+        """The latest record of a job: a running job's live one, or one the job table had no room for."""
+        return self.running.get(job_id) or self.unsaved.get(job_id) or stored
+
     def subscribe(self, job_id: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.listeners.setdefault(job_id, set()).add(queue)
@@ -119,7 +144,7 @@ class Runner:
         if job.state not in ACTIVE:
             return job
         job.state, job.stage, job.finished_at = "cancelled", "cancelled", now()
-        self.jobs.save(job)
+        self._save(job)
         process = self.processes.get(job.job_id)
         if process is not None:
             self._signal(job.job_id, signal.SIGTERM)
@@ -155,7 +180,7 @@ class Runner:
                     f"internal error: {type(error).__name__}",
                     now(),
                 )
-                self.jobs.save(job)
+                self._save(job)
                 self._publish(job.job_id, {"type": "failed", "error": job.error})
             finally:
                 self.active -= 1
@@ -187,7 +212,7 @@ class Runner:
         if project is None:
             raise RuntimeError("project folder missing")
         job.state, job.stage, job.started_at, job.error = "running", "planning", now(), None
-        self.jobs.save(job)
+        self._save(job)
         free = shutil.disk_usage(project).free
         need = await asyncio.to_thread(needed_bytes, project)
         if free < need:
@@ -253,12 +278,12 @@ class Runner:
             job.resources = {k: v for k, v in event.items() if k != "type"}
         elif kind == "failed":
             return str(event["error"])
-        self.jobs.save(job)
+        self._save(job)
         return None
 
     def _finish(self, job: Job, state: str, *, error: str | None = None) -> None:
         job.state, job.stage, job.error, job.finished_at = state, state, error, now()
-        self.jobs.save(job)
+        self._save(job)
         message: dict[str, Any] = {"type": state}
         if state == "succeeded":
             message.update(urls(job))
