@@ -186,8 +186,12 @@ def kill_render(process: subprocess.Popen[bytes], project: Project, kill: Kill, 
             os.kill(process.pid, signal.SIGKILL)
         else:
             pid, line = encoders[0]
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it finished between the listing and the kill: take the next one
+                kill.killed = "nothing"
+                continue
             kill.killed += f" writing {Path(line.split()[-1]).name}"
-            os.kill(pid, signal.SIGKILL)
         break
     process.wait(300)
     deadline = time.monotonic() + 120
