@@ -88,8 +88,9 @@ class Runner:
 
     def submit(self, project_id: str, *, preview: bool) -> tuple[Job, bool]:
         """The project's active job if any (never two Snakemakes on a folder), else a new queued job."""
-        for job in self.jobs.for_project(project_id):
-            if job.state in ACTIVE:
+        self._save_unsaved()
+        for stored in self.jobs.for_project(project_id):
+            if (job := self.job(stored.job_id, stored)).state in ACTIVE:
                 return job, False
         job = self.jobs.add(project_id, preview=preview)
         self.queue.put_nowait(job.job_id)
@@ -115,7 +116,11 @@ class Runner:
             log.warning("the job table is full (disk full): job %s is kept in memory", job.job_id)
             return
         self.unsaved.pop(job.job_id, None)
-        for waiting in list(self.unsaved.values()):  # room again: the ones that did not fit before
+        self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        """Write the jobs the job table had no room for, if it has room now."""
+        for waiting in list(self.unsaved.values()):
             self.unsaved.pop(waiting.job_id)
             self._save(waiting)
 
