@@ -77,7 +77,10 @@ def running_steps(project: Project, since: float, render: int) -> list[str]:
     for the join, which part of it runs (``render``: the pid of the `snakemake` doing it)."""
     steps = []
     for log in sorted((project.path / "logs").rglob("*.log")):
-        if log.stat().st_mtime < since or log.read_text(errors="replace").rstrip().endswith("done"):
+        try:
+            if log.stat().st_mtime < since or log.read_text(errors="replace").rstrip().endswith("done"):
+                continue
+        except FileNotFoundError:  # Snakemake removed it (a job it is about to run again) meanwhile
             continue
         rule = log.relative_to(project.path / "logs").parts[0].removesuffix(".log")
         steps.append(f"compose: {compose_part(project, since, render)}" if rule == "compose" else rule)
