@@ -45,16 +45,11 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Give ``target`` the content of ``source`` in one rename: a hard link where the filesystem allows
-    (a video is not stored twice), else a copy."""
-    link_all([(source, target)])
-
-
 def link_all(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]]) -> None:
-    """``link_or_copy`` for several files, all or none: every link (or copy) is made under a temporary
-    name first, so a failure (a full disk) leaves every target as it was; then they are renamed into
-    place in the given order (renames need no space)."""
+    """Give each target the content of its source, all or none: a hard link where the filesystem allows
+    (a video is not stored twice), else a copy, each made under a temporary name first, so a failure (a
+    full disk) leaves every target as it was; then they are renamed into place in the given order
+    (renames need no space)."""
     with contextlib.ExitStack() as stack:
         # Exits run last-in first-out: entered in reverse, the renames happen in the given order.
         temps = [(source, stack.enter_context(atomic_output(target))) for source, target in reversed(pairs)]
