@@ -1,13 +1,13 @@
-rule scene_gop:
+rule scene_keyframe:
     input:
         spec=scene_spec,
         image="build/scenes/{hash}/image.png",
     output:
-        "build/scenes/{hash}/gop.h264",
+        "build/scenes/{hash}/keyframe.h264",
     log:
-        "logs/scene_gop/{hash}.log",
+        "logs/scene_keyframe/{hash}.log",
     benchmark:
-        "build/benchmarks/scene_gop/{hash}.tsv"
+        "build/benchmarks/scene_keyframe/{hash}.tsv"
     group:
         "scene"
     threads: 1
@@ -17,15 +17,15 @@ rule scene_gop:
     run:
         jobs.run_job(
             log[0],
-            jobs.encode_scene_gop,
+            jobs.encode_scene_keyframe,
             spec=input.spec,
             image=input.image,
             out=output[0],
         )
 
 
-# A still scene with burned captions: one more still per cue, so one more GOP per cue.
-rule caption_gop:
+# A still scene with burned captions: one more still per cue, so one more keyframe per cue.
+rule caption_keyframe:
     input:
         spec=scene_spec,
         image="build/scenes/{hash}/image.png",
@@ -33,9 +33,9 @@ rule caption_gop:
     output:
         "build/scenes/{hash}/caption{cue}.h264",
     log:
-        "logs/caption_gop/{hash}-{cue}.log",
+        "logs/caption_keyframe/{hash}-{cue}.log",
     benchmark:
-        "build/benchmarks/caption_gop/{hash}-{cue}.tsv"
+        "build/benchmarks/caption_keyframe/{hash}-{cue}.tsv"
     group:
         "scene"
     threads: 1
@@ -45,7 +45,7 @@ rule caption_gop:
     run:
         jobs.run_job(
             log[0],
-            jobs.encode_caption_gop,
+            jobs.encode_caption_keyframe,
             spec=input.spec,
             image=input.image,
             caption=input.caption,
@@ -70,7 +70,7 @@ rule scene_clip:
         mem_mb=cluster_limit(300, 700),
         runtime=cluster_limit(5, 10),
     run:
-        # Its inputs depend on the kind of scene: a GOP, or an asset and its overlay (and the cues').
+        # Its inputs depend on the kind of scene: a keyframe, or an asset and its overlay (and the cues').
         jobs.run_job(
             log[0],
             jobs.render_scene_clip,

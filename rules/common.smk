@@ -95,10 +95,10 @@ def narration_inputs(wildcards):
 
 
 def scene_clip_inputs(wildcards):
-    """A still scene's clip is its GOP repeated; a video scene encodes its asset under its title overlay;
+    """A still scene's clip is its keyframe and skip frames; a video scene encodes its asset under its title overlay;
     a moving scene makes every frame from its canvas (image.png), a photo's title (title.png) on top.
 
-    With burned captions, a still scene also has one GOP per cue; video and moving scenes lay one picture
+    With burned captions, a still scene also has one keyframe per cue; video and moving scenes lay one picture
     per cue over their frames.
     """
     scene = PLAN.scene(wildcards.hash)
@@ -117,9 +117,9 @@ def scene_clip_inputs(wildcards):
         if cues:
             inputs["captions"] = [str(scene.folder / f"caption{n}.png") for n in cues]
     else:
-        inputs["gop"] = str(scene.folder / "gop.h264")
+        inputs["keyframe"] = str(scene.folder / "keyframe.h264")
         if cues:
-            inputs["caption_gops"] = [
+            inputs["caption_keyframes"] = [
                 str(scene.folder / f"caption{n}.h264") for n in cues
             ]
     return inputs

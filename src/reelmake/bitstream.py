@@ -82,13 +82,16 @@ def last_gop(data: bytes) -> bytes:
 
 
 def parameter_sets(data: bytes) -> bytes:
-    """The stream's first SPS and PPS units, as Annex B (the join needs them equal in every segment)."""
-    found = {}
+    """The stream's first SPS and its picture parameter sets, as Annex B (the join needs them equal in
+    every segment). A segment repeats them at each keyframe; they are read up to the first picture."""
+    found: list[bytes] = []
     for unit in annexb_units(data):
         kind = unit[0] & 0x1F
-        if kind in (7, 8) and kind not in found:
-            found[kind] = b"\x00\x00\x00\x01" + unit
-    return b"".join(found[kind] for kind in sorted(found))
+        if kind in _VCL_TYPES:
+            break
+        if kind in (7, 8) and unit not in found:
+            found.append(unit)
+    return b"".join(b"\x00\x00\x00\x01" + unit for unit in found)
 
 
 def length_prefixed_units(packet: bytes, size: int = 4) -> Iterator[bytes]:

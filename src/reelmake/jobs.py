@@ -232,11 +232,11 @@ def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 
-def encode_scene_gop(spec: str, image: str, out: str) -> None:
-    """A still scene's one GOP, from its picture."""
-    from reelmake.clips import encode_gop
+def encode_scene_keyframe(spec: str, image: str, out: str) -> None:
+    """A still scene's keyframe, from its picture."""
+    from reelmake.clips import encode_keyframe
 
-    encode_gop(Path(image), _spec(spec)["fps"], Path(out))
+    encode_keyframe(Path(image), _spec(spec)["fps"], Path(out))
 
 
 def render_caption(spec: str, number: str, out: str) -> None:
@@ -249,29 +249,29 @@ def render_caption(spec: str, number: str, out: str) -> None:
     visuals.render_caption(lines, data["width"], data["height"], Path(out))
 
 
-def encode_caption_gop(spec: str, image: str, caption: str, out: str) -> None:
-    """The GOP of a still scene's picture with one cue burned in: one still per cue."""
-    from reelmake.clips import encode_gop
+def encode_caption_keyframe(spec: str, image: str, caption: str, out: str) -> None:
+    """The keyframe of a still scene's picture with one cue burned in: one still per cue."""
+    from reelmake.clips import encode_keyframe
     from reelmake.visuals import burn_caption
 
     picture = scratch_path(Path(out).with_suffix(".png"), "burned")
     try:
         burn_caption(Path(image), Path(caption), picture)
-        encode_gop(picture, _spec(spec)["fps"], Path(out))
+        encode_keyframe(picture, _spec(spec)["fps"], Path(out))
     finally:
         picture.unlink(missing_ok=True)
 
 
 def render_scene_clip(
-    spec: str, timing: str, out: str, record: str, gop: str | None = None, image: str | None = None,
-    asset: str | None = None, title: str | None = None, caption_gops: list[str] | None = None,
+    spec: str, timing: str, out: str, record: str, keyframe: str | None = None, image: str | None = None,
+    asset: str | None = None, title: str | None = None, caption_keyframes: list[str] | None = None,
     captions: list[str] | None = None,
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
-    A still scene is assembled from its GOP (and one GOP per burned cue); a video scene (asset, title
-    overlay and any cue pictures) is encoded; a moving scene (its canvas image, for a photo its title
-    overlay, and any cue pictures) has every frame made and encoded.
+    A still scene is assembled from its keyframe (and one keyframe per burned cue); a video scene (asset,
+    title overlay and any cue pictures) is encoded; a moving scene (its canvas image, for a photo its
+    title overlay, and any cue pictures) has every frame made and encoded.
     """
     from reelmake.captions import SceneCaption
     from reelmake.clips import (
@@ -287,12 +287,12 @@ def render_scene_clip(
     record_of_timing = json.loads(Path(timing).read_text())
     frames = record_of_timing["frames"]
     cues = [SceneCaption.from_json(c) for c in record_of_timing["captions"]]
-    burned = caption_gops if gop is not None else captions
+    burned = caption_keyframes if keyframe is not None else captions
     if burned and len(burned) != len(cues):
         raise RenderError(f"{timing} times {len(cues)} captions, but {len(burned)} were drawn; run again")
-    if gop is not None:
-        states = [(Path(p), c.start, c.end) for p, c in zip(caption_gops or [], cues, strict=False)]
-        runs = caption_runs(Path(gop), states, frames)
+    if keyframe is not None:
+        states = [(Path(p), c.start, c.end) for p, c in zip(caption_keyframes or [], cues, strict=False)]
+        runs = caption_runs(Path(keyframe), states, frames)
         assemble_still_clip(runs, data["fps"], Path(out), Path(record))
     elif asset is not None and image is not None:
         overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
@@ -303,7 +303,7 @@ def render_scene_clip(
         motion = Motion(**data["motion"])
         render_moving_clip(Path(image), overlays, motion, frames, data, Path(out), Path(record))
     else:
-        raise ValueError("a scene clip needs a GOP, an asset and its overlay, or a moving scene's canvas")
+        raise ValueError("a scene clip needs a keyframe, an asset and its overlay, or a moving canvas")
 
 
 def render_transition(spec: str, before: str, after: str, after_record: str, out: str, record: str) -> None:

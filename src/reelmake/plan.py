@@ -40,6 +40,7 @@ RENDERER_MODULES = (
     "jobs",
     "loudness",
     "motion",
+    "skipframes",
     "speech",
     "visuals",
 )

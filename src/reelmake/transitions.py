@@ -23,6 +23,7 @@ from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_set
 from reelmake.clips import FRAME_TAGS, encoder_args, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
 from reelmake.fsutil import scratch_path
+from reelmake.skipframes import with_skip_pps
 
 
 def fade_weights(frames: int) -> np.ndarray:
@@ -77,7 +78,7 @@ def render_fade(
             # Each frame is decoded, blended and encoded.
             time_limit_s=video_time_limit(length, 3 * width * height / 1e6),
         )  # fmt: skip
-        segment = piece.read_bytes()
+        segment = with_skip_pps(piece.read_bytes())
     finally:
         piece.unlink(missing_ok=True)
     # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.

@@ -18,7 +18,7 @@ from reelmake.bitstream import (
     mp4_picture_digest,
 )
 from reelmake.chapters import Chapter, ffmetadata
-from reelmake.clips import GOP_SECONDS, assemble_still_clip, caption_runs, encode_gop
+from reelmake.clips import GOP_SECONDS, assemble_still_clip, caption_runs, encode_keyframe
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
 from reelmake.plan import scene_folder
@@ -38,8 +38,9 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         folder = scene_folder(scene.hash)
         folder.mkdir(parents=True)
         Image.new("RGB", (320, 180), colour).save(folder / "image.png")
-        encode_gop(folder / "image.png", FPS, folder / "gop.h264")
-        assemble_still_clip([(folder / "gop.h264", frames)], FPS, folder / "clip.h264", folder / "clip.json")
+        encode_keyframe(folder / "image.png", FPS, folder / "keyframe.h264")
+        runs = [(folder / "keyframe.h264", frames)]
+        assemble_still_clip(runs, FPS, folder / "clip.h264", folder / "clip.json")
         scenes.append(scene)
     track = tmp_path / "narration.m4a"
     aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
@@ -129,7 +130,7 @@ def test_a_still_with_caption_states_shows_each_state_on_its_frames(tmp_path: Pa
     colours = {"plain": (200, 30, 30), "cue": (30, 200, 30)}
     for name, colour in colours.items():
         Image.new("RGB", (64, 48), colour).save(tmp_path / f"{name}.png")
-        encode_gop(tmp_path / f"{name}.png", FPS, tmp_path / f"{name}.h264")
+        encode_keyframe(tmp_path / f"{name}.png", FPS, tmp_path / f"{name}.h264")
     runs = caption_runs(tmp_path / "plain.h264", [(tmp_path / "cue.h264", 7, 7 + 70)], 90)
     assemble_still_clip(runs, FPS, tmp_path / "clip.h264", tmp_path / "clip.json")
     stream = (tmp_path / "clip.h264").read_bytes()

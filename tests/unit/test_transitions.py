@@ -11,7 +11,7 @@ import yaml
 from PIL import Image
 
 from reelmake.bitstream import annexb_units, idr_frames, last_gop, parameter_sets, split_frames
-from reelmake.clips import assemble_still_clip, encode_gop
+from reelmake.clips import assemble_still_clip, encode_keyframe
 from reelmake.plan import plan_project, remove_output, spec_path, transition_file, unused_outputs
 from reelmake.transitions import fade_weights, render_fade, segment_length
 
@@ -96,9 +96,9 @@ def test_weights_rise_smoothly_to_exactly_one() -> None:
 def _still(tmp_path: Path, name: str, colour: tuple[int, int, int], frames: int) -> tuple[Path, Path]:
     image = tmp_path / f"{name}.png"
     Image.new("RGB", (64, 36), colour).save(image)
-    encode_gop(image, 30, tmp_path / f"{name}.gop.h264")
+    encode_keyframe(image, 30, tmp_path / f"{name}.keyframe.h264")
     clip, record = tmp_path / f"{name}.h264", tmp_path / f"{name}.json"
-    assemble_still_clip([(tmp_path / f"{name}.gop.h264", frames)], 30, clip, record)
+    assemble_still_clip([(tmp_path / f"{name}.keyframe.h264", frames)], 30, clip, record)
     return clip, record
 
 

@@ -157,11 +157,11 @@ def test_slides_and_motion_none_stay_still_and_cost_one_gop(built: Path) -> None
         assert len(frames) == FPS
         # x264 refines a still picture over a GOP's P-frames: tiny changes, no motion.
         assert np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2)).max() < 0.2, title
-        assert (folder / "gop.h264").exists() and not (folder / "title.png").exists()
+        assert (folder / "keyframe.h264").exists() and not (folder / "title.png").exists()
     moving = gray_frames(scene(built, "Moving slide") / "clip.h264")
     assert len(moving) == FPS and np.abs(moving[-1] - moving[0]).mean() > 1  # a slide may opt in
     for title in ("Zoom", "Pan", "Moving slide"):
-        assert not (scene(built, title) / "gop.h264").exists()
+        assert not (scene(built, title) / "keyframe.h264").exists()
 
 
 def test_lengths_are_exact_and_segments_share_parameter_sets(built: Path) -> None:
