@@ -102,8 +102,9 @@ def video_args(
 ) -> list[str]:  # fmt: skip
     """ffmpeg arguments for a video asset: scaled, frame-rate converted, trimmed or held, title on top.
 
-    Each overlay (a burned-in cue) is one decoded picture, laid over its frame range only: the overlay
-    filter repeats its last (only) frame, and ``enable`` limits it to the range.
+    The title and each overlay (a burned-in cue) are one decoded picture, cut to their visible box (the
+    blend then costs a band, not the frame): the overlay filter repeats its last (only) frame, and a
+    cue's ``enable`` limits it to its range.
     """
     if fit == "cover":
         fitted = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
@@ -113,23 +114,39 @@ def video_args(
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black"
         )
     duration = frames / fps
-    graph = [
-        f"[0:v]fps={fps},{fitted},tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]",
-        "[v0][1:v]overlay=0:0:format=auto[v1]",
-    ]
+    graph = [f"[0:v]fps={fps},{fitted},tpad=stop_mode=clone:stop_duration={duration:.3f}[v0]"]
     # The clip is the user's file: named so that no name can be taken for an option or a protocol.
-    inputs = ["-i", local_file(clip), "-loop", "1", "-framerate", str(fps), "-i", str(title)]
-    for number, overlay in enumerate(overlays, start=2):
+    inputs = ["-i", local_file(clip)]
+    title_layer = Overlay(title, 0, frames)
+    shown = 0
+    for overlay in (title_layer, *overlays):
+        box = visible_box(overlay.image)
+        if box is None:
+            continue
+        left, top, right, bottom = box
         inputs += ["-i", str(overlay.image)]
+        shown += 1
+        enable = "" if overlay is title_layer else f":enable='between(n,{overlay.start},{overlay.end - 1})'"
         graph.append(
-            f"[v{number - 1}][{number}:v]overlay=0:0:format=auto:"
-            f"enable='between(n,{overlay.start},{overlay.end - 1})'[v{number}]"
+            f"[{shown}:v]crop={right - left}:{bottom - top}:{left}:{top}[o{shown}];"
+            f"[v{shown - 1}][o{shown}]overlay={left}:{top}:format=auto{enable}[v{shown}]"
         )
-    graph.append(f"[v{len(overlays) + 1}]{TO_YUV}[v]")
+    graph.append(f"[v{shown}]{TO_YUV}[v]")
     return [
         *inputs, "-filter_complex", ";".join(graph), "-map", "[v]", "-frames:v", str(frames), "-an",
         *encoder_args(fps), str(out),
     ]  # fmt: skip
+
+
+def visible_box(image: Path) -> tuple[int, int, int, int] | None:
+    """The box of an RGBA picture's visible pixels, on even coordinates (chroma has half the
+    resolution); None if nothing shows."""
+    with Image.open(image) as opened:
+        visible = opened.convert("RGBA").getchannel("A").getbbox()
+    if visible is None:
+        return None
+    left, top, right, bottom = visible
+    return left // 2 * 2, top // 2 * 2, -(-right // 2) * 2, -(-bottom // 2) * 2
 
 
 def encode_keyframe(image: Path, fps: int, out: Path) -> None:
@@ -267,16 +284,13 @@ def _layer(overlay: Overlay, size: tuple[int, int]) -> _Layer | None:
         rgba = opened.convert("RGBA")
     if rgba.size != size:
         raise ValueError(f"overlay {overlay.image} is {rgba.size}, not the frame's {size}")
-    visible = rgba.getchannel("A").getbbox()
-    if visible is None:
+    box = visible_box(overlay.image)
+    if box is None:
         return None
-    # Chroma has half the resolution: the box starts and ends on even pixels.
-    left, top = visible[0] // 2 * 2, visible[1] // 2 * 2
-    right, bottom = -(-visible[2] // 2) * 2, -(-visible[3] // 2) * 2
-    pixels = np.asarray(rgba.crop((left, top, right, bottom)))
+    pixels = np.asarray(rgba.crop(box))
     alpha = pixels[..., 3]
     return _Layer(
-        (left, top), to_planes(pixels[..., :3], alpha), Image.fromarray(alpha),
+        box[:2], to_planes(pixels[..., :3], alpha), Image.fromarray(alpha),
         _plane(_half(alpha.astype(np.float32))),
         overlay.start, overlay.end,
     )  # fmt: skip
