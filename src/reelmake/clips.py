@@ -38,7 +38,8 @@ KEYFRAME_QP_MAX = 19
 # every segment must carry the same ones (an identical SPS) for the join to copy them into one stream.
 FRAME_TAGS = "setsar=1,setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 # RGB → BT.709 limited range, tagged as such, so players show the colours the slide was drawn with.
-TO_YUV = f"scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,{FRAME_TAGS}"
+BT709 = "out_color_matrix=bt709:out_range=tv"
+TO_YUV = f"scale={BT709},format=yuv420p,{FRAME_TAGS}"
 # BT.709 luma weights of red and blue (green's is the rest).
 KR, KB = 0.2126, 0.0722
 KG = 1 - KR - KB
@@ -106,11 +107,16 @@ def video_args(
     blend then costs a band, not the frame): the overlay filter repeats its last (only) frame, and a
     cue's ``enable`` limits it to its range.
     """
+    # The colour conversion is part of the fitting scale: a second pass over every full-size frame cost
+    # more than the scaling itself.
     if fit == "cover":
-        fitted = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
+        fitted = (
+            f"scale={width}:{height}:force_original_aspect_ratio=increase:{BT709},format=yuv420p,"
+            f"crop={width}:{height}"
+        )
     else:
         fitted = (
-            f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease:{BT709},format=yuv420p,"
             f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black"
         )
     duration = frames / fps
@@ -127,11 +133,12 @@ def video_args(
         inputs += ["-i", str(overlay.image)]
         shown += 1
         enable = "" if overlay is title_layer else f":enable='between(n,{overlay.start},{overlay.end - 1})'"
+        cut = f"crop={right - left}:{bottom - top}:{left}:{top}"
         graph.append(
-            f"[{shown}:v]crop={right - left}:{bottom - top}:{left}:{top}[o{shown}];"
+            f"[{shown}:v]{cut},scale={BT709},format=yuva420p[o{shown}];"
             f"[v{shown - 1}][o{shown}]overlay={left}:{top}:format=auto{enable}[v{shown}]"
         )
-    graph.append(f"[v{shown}]{TO_YUV}[v]")
+    graph.append(f"[v{shown}]{FRAME_TAGS}[v]")
     return [
         *inputs, "-filter_complex", ";".join(graph), "-map", "[v]", "-frames:v", str(frames), "-an",
         *encoder_args(fps), str(out),
