@@ -505,7 +505,7 @@ def motion_step(project: BenchProject, cores: int, full: float) -> dict[str, Any
     Runs last, so that every other figure is of the still project. The motion setting is part of those
     scenes' hashes, but their narration comes from the narration cache; the cost per second of video
     counts only the picture and video jobs, moving (canvas, title, every frame) against still (picture,
-    GOP, repeated GOP) for the same scenes.
+    keyframe, skip frames) for the same scenes.
     """
     build = project.path / "build"
     photos = {s.title for s in project.scenes if s.kind == "photo"}
