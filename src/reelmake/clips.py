@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from reelmake.bitstream import first_frames
 from reelmake.ffmpeg import feed_ffmpeg, local_file, run_ffmpeg, video_time_limit
 from reelmake.fsutil import atomic_output, scratch_path
 from reelmake.motion import Box, Motion, windows
@@ -180,6 +181,13 @@ def still_segment(keyframe: bytes, frames: int, fps: int) -> bytes:
     skips = sequence_layout(keyframe).skip_frames
     repeats, rest = divmod(frames, gop)
     return (keyframe + skips(gop - 1)) * repeats + (keyframe + skips(rest - 1) if rest else b"")
+
+
+def still_keyframe(stream: bytes, frames: int, fps: int) -> bytes | None:
+    """The keyframe of a stream whose first ``frames`` frames are one still (as still_segment makes
+    them), else None."""
+    keyframe = first_frames(stream, 1)
+    return keyframe if stream.startswith(still_segment(keyframe, frames, fps)) else None
 
 
 def assemble_still_clip(runs: Sequence[tuple[Path, int]], fps: int, out: Path, record: Path) -> None:

@@ -5,7 +5,8 @@ the last picture of the scene before (held) and a_j an eased ramp that reaches 1
 The segment covers B's frames up to its first IDR at or after D (or all of B), so the join plays the scene
 before whole, this segment, then B's own bytes from that IDR: no scene is re-encoded, and the total length
 and the audio stay exactly where they were. Blending is done on the decoded YUV planes, which are what the
-encoder takes, so a weight of 1 passes B's picture through unchanged.
+encoder takes, so a weight of 1 passes B's picture through unchanged. Into a still scene only the D faded
+frames are encoded; the still's own keyframe and skip frames make up the rest of the segment.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import av
 import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
-from reelmake.clips import FRAME_TAGS, encoder_args, write_segment
+from reelmake.clips import FRAME_TAGS, encoder_args, still_keyframe, still_segment, write_segment
 from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
 from reelmake.fsutil import scratch_path
 from reelmake.skipframes import with_skip_pps
@@ -46,6 +47,9 @@ def render_fade(
     after_frames = json.loads(after_record.read_text())["frames"]
     fade = min(fade, after_frames)  # a scene shorter than the fade is faded in over its whole length
     length = segment_length(after_stream, after_frames, fade)
+    # Into a still, only the fade's frames are encoded: the still's keyframe and skip frames follow.
+    keyframe = still_keyframe(after_stream, length, fps)
+    encoded = fade if keyframe is not None else length
     # Only the last GOP is decoded: the held picture depends on nothing before its IDR.
     last = deque(_decoded(last_gop(before.read_bytes())), maxlen=1)
     if not last:
@@ -56,29 +60,31 @@ def render_fade(
 
     def blended() -> Iterator[bytes]:
         count = 0
-        for index, frame in enumerate(_decoded(first_frames(after_stream, length))):
+        for index, frame in enumerate(_decoded(first_frames(after_stream, encoded))):
             picture = frame.to_ndarray(format="yuv420p")
             if index < fade:
                 mixed = from_picture + weights[index] * (picture.astype(np.float32) - from_picture)
                 picture = np.rint(mixed).astype(np.uint8)
             count += 1
             yield picture.tobytes()
-        if count != length:
-            raise RenderError(f"{after} decoded to {count} frames, not {length}")
+        if count != encoded:
+            raise RenderError(f"{after} decoded to {count} frames, not {encoded}")
 
     piece = scratch_path(out, "piece")
     try:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
-                "-i", "pipe:0", "-vf", FRAME_TAGS, "-frames:v", str(length), *encoder_args(fps), str(piece),
+                "-i", "pipe:0", "-vf", FRAME_TAGS, "-frames:v", str(encoded), *encoder_args(fps), str(piece),
             ],
             blended(),
             what=f"encoding {out}",
             # Each frame is decoded, blended and encoded.
-            time_limit_s=video_time_limit(length, 3 * width * height / 1e6),
+            time_limit_s=video_time_limit(encoded, 3 * width * height / 1e6),
         )  # fmt: skip
         segment = with_skip_pps(piece.read_bytes())
+        if keyframe is not None and length > fade:
+            segment += still_segment(keyframe, length - fade, fps)
     finally:
         piece.unlink(missing_ok=True)
     # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.

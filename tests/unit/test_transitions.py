@@ -11,9 +11,10 @@ import yaml
 from PIL import Image
 
 from reelmake.bitstream import annexb_units, idr_frames, last_gop, parameter_sets, split_frames
-from reelmake.clips import assemble_still_clip, encode_keyframe
+from reelmake.clips import Planes, assemble_still_clip, encode_keyframe, encode_pictures, write_segment
 from reelmake.plan import plan_project, remove_output, spec_path, transition_file, unused_outputs
-from reelmake.transitions import fade_weights, render_fade, segment_length
+from reelmake.skipframes import with_skip_pps
+from reelmake.transitions import _decoded, fade_weights, render_fade, segment_length
 
 SCRIPT = """## One
 <!-- duration: 1 -->
@@ -122,4 +123,23 @@ def test_fade_segment_shares_the_clips_parameters(tmp_path: Path) -> None:
     data = json.loads(record.read_text())
     assert data["frames"] == 60  # up to the keyframe at 2 s
     assert parameter_sets(out.read_bytes()) == parameter_sets(blue.read_bytes())
-    assert idr_frames(out.read_bytes()) == [0]
+    # Into a still: the 15 faded frames are encoded, then the still's keyframe and skip frames.
+    assert idr_frames(out.read_bytes()) == [0, 15]
+    frames = [f.to_ndarray(format="yuv420p") for f in _decoded(out.read_bytes())]
+    blue_picture = next(_decoded(blue.read_bytes())).to_ndarray(format="yuv420p")
+    assert len(frames) == 60 and all(np.array_equal(f, blue_picture) for f in frames[15:])
+    assert frames[0][0, 0] != blue_picture[0, 0]  # the first faded frame is mostly red
+
+
+def test_a_fade_into_a_moving_clip_encodes_the_whole_segment(tmp_path: Path) -> None:
+    red, _ = _still(tmp_path, "red", (200, 30, 30), 40)
+    clip, record = tmp_path / "moving.h264", tmp_path / "moving.json"
+    grey = Image.new("L", (32, 18), 128)
+    pictures = (Planes(Image.new("L", (64, 36), 40 + i), grey, grey) for i in range(70))
+    encode_pictures(pictures, [], 70, 30, (64, 36), tmp_path / "moving.piece")
+    write_segment(with_skip_pps((tmp_path / "moving.piece").read_bytes()), 70, clip, record)
+    out, out_record = tmp_path / "fade.h264", tmp_path / "fade.json"
+    render_fade(red, clip, record, 15, 30, out, out_record)
+    assert json.loads(out_record.read_text())["frames"] == 60 and idr_frames(out.read_bytes()) == [0]
+    lumas = [f.to_ndarray(format="yuv420p")[5, 5] for f in _decoded(out.read_bytes())]
+    assert all(abs(int(lumas[i]) - (40 + i)) <= 2 for i in range(15, 60))  # the clip's own frames, re-encoded
