@@ -183,7 +183,7 @@ def generate(
         raise RuntimeError(f"reelmake new {folder} failed")
     # Still pictures (motion: none) without burned captions (sidecar files only), so the timed steps and
     # MoviePy compose the same stills like for like; bench.py's motion step then measures the photos moving.
-    # (Burned captions cost one more GOP per cue on photos: about +45% CPU on a photo-heavy project.)
+    # (Burned captions cost one more picture and keyframe per cue.)
     settings = {"width": width, "height": height, "fps": fps, "motion": "none", "captions": "sidecar"}
     (folder / "config.yaml").write_text(yaml.safe_dump(settings))
     photos = videos = 0

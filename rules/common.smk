@@ -95,33 +95,25 @@ def narration_inputs(wildcards):
 
 
 def scene_clip_inputs(wildcards):
-    """A still scene's clip is its keyframe and skip frames; a video scene encodes its asset under its title overlay;
-    a moving scene makes every frame from its canvas (image.png), a photo's title (title.png) on top.
-
-    With burned captions, a still scene also has one keyframe per cue; video and moving scenes lay one picture
-    per cue over their frames.
+    """Every scene's clip starts from its image.png: a still's picture (encoded once, with one more
+    picture per burned cue), a video scene's title overlay over its asset, or a moving scene's canvas
+    (a photo's title, title.png, on top). Video and moving scenes lay one picture per burned cue over
+    their frames.
     """
     scene = PLAN.scene(wildcards.hash)
     inputs = {
         "spec": str(spec_path(scene.hash)),
         "timing": str(scene.folder / "timing.json"),
+        "image": str(scene.folder / "image.png"),
     }
-    cues = range(scene.burned_cues)
-    moving = "motion" in scene.spec
-    if scene.kind == "video" or moving:
-        inputs["image"] = str(scene.folder / "image.png")
-        if scene.kind == "video":
-            inputs["asset"] = scene.spec["asset"]["path"]
-        elif scene.kind == "image":
-            inputs["title"] = str(scene.folder / "title.png")
-        if cues:
-            inputs["captions"] = [str(scene.folder / f"caption{n}.png") for n in cues]
-    else:
-        inputs["keyframe"] = str(scene.folder / "keyframe.h264")
-        if cues:
-            inputs["caption_keyframes"] = [
-                str(scene.folder / f"caption{n}.h264") for n in cues
-            ]
+    if scene.kind == "video":
+        inputs["asset"] = scene.spec["asset"]["path"]
+    elif scene.kind == "image" and "motion" in scene.spec:
+        inputs["title"] = str(scene.folder / "title.png")
+    if scene.burned_cues and (scene.kind == "video" or "motion" in scene.spec):
+        inputs["captions"] = [
+            str(scene.folder / f"caption{n}.png") for n in range(scene.burned_cues)
+        ]
     return inputs
 
 

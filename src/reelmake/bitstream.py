@@ -64,6 +64,13 @@ def split_frames(data: bytes, count: int) -> tuple[bytes, bytes]:
     return data[:at], data[at:]
 
 
+def frames_of(data: bytes) -> list[bytes]:
+    """Each frame's bytes (with the parameter sets and SEI that lead it) of a stream with one slice per
+    frame."""
+    starts = [at for at, _ in _frames(data)]
+    return [data[begin:end] for begin, end in zip(starts, [*starts[1:], len(data)], strict=True)]
+
+
 def first_frames(data: bytes, count: int) -> bytes:
     """The bytes of the first ``count`` frames of an Annex B stream with one slice per frame."""
     return split_frames(data, count)[0]

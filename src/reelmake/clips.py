@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from reelmake.bitstream import first_frames
-from reelmake.ffmpeg import feed_ffmpeg, local_file, run_ffmpeg, video_time_limit
+from reelmake.bitstream import first_frames, frames_of, idr_frames
+from reelmake.ffmpeg import RenderError, feed_ffmpeg, local_file, run_ffmpeg, video_time_limit
 from reelmake.fsutil import atomic_output, scratch_path
 from reelmake.motion import Box, Motion, windows
 from reelmake.skipframes import sequence_layout, with_skip_pps
@@ -90,14 +90,6 @@ def encoder_args(fps: int) -> list[str]:
     ]  # fmt: skip
 
 
-def keyframe_args(image: Path, fps: int, out: Path) -> list[str]:
-    """ffmpeg arguments for a still's one encoded frame."""
-    args = encoder_args(fps)
-    params = args.index("-x264-params") + 1
-    args[params] += f":qpmax={KEYFRAME_QP_MAX}"
-    return ["-framerate", str(fps), "-i", str(image), "-vf", TO_YUV, "-frames:v", "1", *args, str(out)]
-
-
 def video_args(
     clip: Path, title: Path, overlays: Sequence[Overlay], frames: int, fps: int, width: int, height: int,
     fit: str, out: Path,
@@ -157,22 +149,34 @@ def visible_box(image: Path) -> tuple[int, int, int, int] | None:
     return left // 2 * 2, top // 2 * 2, -(-right // 2) * 2, -(-bottom // 2) * 2
 
 
-def encode_keyframe(image: Path, fps: int, out: Path) -> None:
-    """A still's keyframe: all of a still scene's video that is encoded.
+def encode_keyframes(pictures: Sequence[Image.Image], fps: int, out: Path) -> list[bytes]:
+    """Each RGB picture as a keyframe (the parameter sets, then one IDR frame), all from one encoder run.
 
-    It does not depend on the scene's length, so it is encoded while the narration is still being spoken.
+    ``out`` names the segment they are for (the encoder's scratch file goes beside it).
     """
-    with Image.open(image) as picture:  # reads the header only
-        megapixels = picture.width * picture.height / 1e6
-    piece = scratch_path(out, "piece")
+    width, height = pictures[0].size
+    args = encoder_args(fps)
+    # Every frame an IDR led by the parameter sets, each to be repeated on its own.
+    args[args.index("-x264-params") + 1] += f":qpmax={KEYFRAME_QP_MAX}:repeat-headers=1"
+    piece = scratch_path(out, "keyframes")
     try:
-        limit = video_time_limit(1, megapixels)
-        run_ffmpeg(keyframe_args(image, fps, piece), what=f"encoding {out}", time_limit_s=limit)
-        keyframe = with_skip_pps(piece.read_bytes())
+        feed_ffmpeg(
+            [
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps),
+                "-i", "pipe:0", "-vf", TO_YUV, "-force_key_frames", "expr:1",
+                "-frames:v", str(len(pictures)), *args, str(piece),
+            ],
+            (picture.convert("RGB").tobytes() for picture in pictures),
+            what=f"encoding the pictures of {out}",
+            time_limit_s=video_time_limit(len(pictures), width * height / 1e6),
+        )  # fmt: skip
+        stream = with_skip_pps(piece.read_bytes())
     finally:
         piece.unlink(missing_ok=True)
-    with atomic_output(out) as tmp:
-        tmp.write_bytes(keyframe)
+    keyframes = frames_of(stream)
+    if len(keyframes) != len(pictures) or idr_frames(stream) != list(range(len(pictures))):
+        raise RenderError(f"the encoder made {len(keyframes)} keyframes of {len(pictures)} pictures ({out})")
+    return keyframes
 
 
 def still_segment(keyframe: bytes, frames: int, fps: int) -> bytes:
@@ -190,34 +194,32 @@ def still_keyframe(stream: bytes, frames: int, fps: int) -> bytes | None:
     return keyframe if stream.startswith(still_segment(keyframe, frames, fps)) else None
 
 
-def assemble_still_clip(runs: Sequence[tuple[Path, int]], fps: int, out: Path, record: Path) -> None:
-    """A still scene as runs of (keyframe, frames), each run starting with its keyframe.
+def render_still_clip(
+    pictures: Sequence[Image.Image], runs: Sequence[tuple[int, int]], fps: int, out: Path, record: Path
+) -> None:  # fmt: skip
+    """A still scene as runs of (picture index, frames): each picture encoded once, as a keyframe.
 
     A scene without burned captions is one run; with them, each state of the picture (no cue, cue i)
-    is a still of its own.
+    is a picture of its own, and every run starts with its keyframe.
     """
-    keyframes: dict[Path, bytes] = {}
-    stream = b"".join(
-        still_segment(keyframes.setdefault(keyframe, keyframe.read_bytes()), frames, fps)
-        for keyframe, frames in runs
-    )
+    keyframes = encode_keyframes(pictures, fps, out)
+    stream = b"".join(still_segment(keyframes[index], frames, fps) for index, frames in runs)
     write_segment(stream, sum(frames for _, frames in runs), out, record)
 
 
-def caption_runs(
-    plain: Path, states: Sequence[tuple[Path, int, int]], frames: int
-) -> list[tuple[Path, int]]:  # fmt: skip
-    """The runs of a still scene: ``plain`` between cues, and each (keyframe, start, end) over its frames."""
-    runs: list[tuple[Path, int]] = []
+def caption_runs(states: Sequence[tuple[int, int]], frames: int) -> list[tuple[int, int]]:
+    """The runs of a still scene whose cue i is shown on frames [start, end): picture 0 (no cue)
+    between cues, picture i + 1 over cue i."""
+    runs: list[tuple[int, int]] = []
     cursor = 0
-    for gop, start, end in sorted(states, key=lambda state: state[1]):
+    for cue, (start, end) in sorted(enumerate(states), key=lambda state: state[1][0]):
         if not cursor <= start < end <= frames:
             raise ValueError(f"caption frames [{start}, {end}) do not fit in the scene's {frames}")
         if start > cursor:
-            runs.append((plain, start - cursor))
-        runs.append((gop, end - start))
+            runs.append((0, start - cursor))
+        runs.append((cue + 1, end - start))
         cursor = end
-    return [*runs, (plain, frames - cursor)] if frames > cursor else runs
+    return [*runs, (0, frames - cursor)] if frames > cursor else runs
 
 
 def render_video_clip(

@@ -23,7 +23,7 @@ import yaml
 from reelmake.diskspace import DiskFull, full_disk_error, is_disk_full, join_bytes, scene_bytes, scene_seconds
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
-from reelmake.fsutil import atomic_output, link_all, scratch_path
+from reelmake.fsutil import atomic_output, link_all
 from reelmake.plan import BUILD, NARRATION_CACHE, PREVIEW, Plan, narration_key, scene_folder, spec_path
 
 log = logging.getLogger("reelmake")
@@ -232,13 +232,6 @@ def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
 
 
-def encode_scene_keyframe(spec: str, image: str, out: str) -> None:
-    """A still scene's keyframe, from its picture."""
-    from reelmake.clips import encode_keyframe
-
-    encode_keyframe(Path(image), _spec(spec)["fps"], Path(out))
-
-
 def render_caption(spec: str, number: str, out: str) -> None:
     """Cue ``number`` of the scene's narration, as a full-frame RGBA picture."""
     from reelmake import visuals
@@ -249,61 +242,46 @@ def render_caption(spec: str, number: str, out: str) -> None:
     visuals.render_caption(lines, data["width"], data["height"], Path(out))
 
 
-def encode_caption_keyframe(spec: str, image: str, caption: str, out: str) -> None:
-    """The keyframe of a still scene's picture with one cue burned in: one still per cue."""
-    from reelmake.clips import encode_keyframe
-    from reelmake.visuals import burn_caption
-
-    picture = scratch_path(Path(out).with_suffix(".png"), "burned")
-    try:
-        burn_caption(Path(image), Path(caption), picture)
-        encode_keyframe(picture, _spec(spec)["fps"], Path(out))
-    finally:
-        picture.unlink(missing_ok=True)
-
-
 def render_scene_clip(
-    spec: str, timing: str, out: str, record: str, keyframe: str | None = None, image: str | None = None,
-    asset: str | None = None, title: str | None = None, caption_keyframes: list[str] | None = None,
-    captions: list[str] | None = None,
+    spec: str, timing: str, out: str, record: str, image: str, asset: str | None = None,
+    title: str | None = None, captions: list[str] | None = None,
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
-    A still scene is assembled from its keyframe (and one keyframe per burned cue); a video scene (asset,
-    title overlay and any cue pictures) is encoded; a moving scene (its canvas image, for a photo its
-    title overlay, and any cue pictures) has every frame made and encoded.
+    A still scene encodes its picture (image.png), and with burned captions one picture per cue, once
+    each; a video scene (its asset under its title overlay, image.png, and any cue pictures) and a moving
+    scene (its canvas, image.png, for a photo its title overlay, and any cue pictures) have every frame
+    made and encoded.
     """
+    from PIL import Image
+
     from reelmake.captions import SceneCaption
-    from reelmake.clips import (
-        Overlay,
-        assemble_still_clip,
-        caption_runs,
-        render_moving_clip,
-        render_video_clip,
-    )
+    from reelmake.clips import Overlay, caption_runs, render_moving_clip, render_still_clip, render_video_clip
     from reelmake.motion import Motion
+    from reelmake.plan import burns_captions
+    from reelmake.visuals import burn_caption
 
     data = _spec(spec)
     record_of_timing = json.loads(Path(timing).read_text())
     frames = record_of_timing["frames"]
-    cues = [SceneCaption.from_json(c) for c in record_of_timing["captions"]]
-    burned = caption_keyframes if keyframe is not None else captions
-    if burned and len(burned) != len(cues):
-        raise RenderError(f"{timing} times {len(cues)} captions, but {len(burned)} were drawn; run again")
-    if keyframe is not None:
-        states = [(Path(p), c.start, c.end) for p, c in zip(caption_keyframes or [], cues, strict=False)]
-        runs = caption_runs(Path(keyframe), states, frames)
-        assemble_still_clip(runs, data["fps"], Path(out), Path(record))
-    elif asset is not None and image is not None:
-        overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
+    cues = [SceneCaption.from_json(c) for c in record_of_timing["captions"]] if burns_captions(data) else []
+    overlays: list[Overlay] = []
+    if captions is not None:  # video and moving scenes lay each cue's picture over its frames
+        if len(captions) != len(cues):
+            raise RenderError(f"{timing} times {len(cues)} cues, but {len(captions)} were drawn; run again")
+        overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions, cues, strict=True)]
+    if asset is not None:
         render_video_clip(Path(asset), Path(image), overlays, frames, data, Path(out), Path(record))
-    elif "motion" in data and image is not None:
-        overlays = [Overlay(Path(title), 0, frames)] if title else []
-        overlays += [Overlay(Path(p), c.start, c.end) for p, c in zip(captions or [], cues, strict=False)]
+    elif "motion" in data:
+        titled = [Overlay(Path(title), 0, frames)] if title else []
         motion = Motion(**data["motion"])
-        render_moving_clip(Path(image), overlays, motion, frames, data, Path(out), Path(record))
+        render_moving_clip(Path(image), titled + overlays, motion, frames, data, Path(out), Path(record))
     else:
-        raise ValueError("a scene clip needs a keyframe, an asset and its overlay, or a moving canvas")
+        with Image.open(image) as opened:
+            picture = opened.convert("RGB")
+        pictures = [picture, *(burn_caption(picture, cue.lines) for cue in cues)]
+        runs = caption_runs([(cue.start, cue.end) for cue in cues], frames)
+        render_still_clip(pictures, runs, data["fps"], Path(out), Path(record))
 
 
 def render_transition(spec: str, before: str, after: str, after_record: str, out: str, record: str) -> None:

@@ -88,7 +88,12 @@ class ScenePlan:
     @functools.cached_property
     def burned_cues(self) -> int:
         """How many caption cues are burned into this scene's frames (none unless ``captions: burn``)."""
-        return len(caption_texts(self.spec["narration"])) if self.spec.get("captions") == "burn" else 0
+        return len(caption_texts(self.spec["narration"])) if burns_captions(self.spec) else 0
+
+
+def burns_captions(spec: dict[str, Any]) -> bool:
+    """Whether a scene's spec burns its captions into its frames."""
+    return spec.get("captions") == "burn"
 
 
 @dataclass(frozen=True)

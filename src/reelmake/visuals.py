@@ -289,8 +289,7 @@ def render_caption(lines: tuple[str, ...], width: int, height: int, out: Path) -
     _save(caption_layer(lines, width, height), out)
 
 
-def burn_caption(picture: Path, caption: Path, out: Path) -> None:
-    """A still with a cue burned in: the scene's picture under the cue's RGBA layer."""
-    with Image.open(picture) as base, Image.open(caption) as layer:
-        frame = Image.alpha_composite(base.convert("RGBA"), layer.convert("RGBA")).convert("RGB")
-    _save(frame, out)
+def burn_caption(picture: Image.Image, lines: tuple[str, ...]) -> Image.Image:
+    """A still (RGB) with a cue burned in, under the cue's layer as render_caption draws it."""
+    layer = caption_layer(lines, picture.width, picture.height)
+    return Image.alpha_composite(picture.convert("RGBA"), layer).convert("RGB")

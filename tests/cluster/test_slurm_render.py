@@ -41,7 +41,7 @@ if os.environ.get("SLURM_JOB_ID"):
 """
 # Snakemake waits for ever on a job SLURM never starts, and ignores SIGTERM: a run past this is killed.
 RUN_TIMEOUT_S = 600
-SCENE_RULES = ("scene_image", "narration", "scene_keyframe", "scene_clip")
+SCENE_RULES = ("scene_image", "narration", "scene_clip")
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 SLURM_JOB_LINE = re.compile(r"SLURM job (\d+) on ")
 

@@ -17,7 +17,7 @@ from PIL import Image
 from reelmake.cli import main as reelmake_main
 
 # A 640x360 project whose stages each write more than the margin reelmake keeps for Snakemake's records
-# (diskspace.MIN_FREE_BYTES): a photo of noise (a PNG and GOP that barely compress), a 30 s recorded
+# (diskspace.MIN_FREE_BYTES): a photo of noise (a PNG and keyframe that barely compress), a 30 s recorded
 # narration (the joined AAC track is about 480 kB), no TTS (a render takes seconds).
 SCRIPT = """\
 ---

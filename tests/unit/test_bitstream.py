@@ -18,7 +18,7 @@ from reelmake.bitstream import (
     mp4_picture_digest,
 )
 from reelmake.chapters import Chapter, ffmetadata
-from reelmake.clips import GOP_SECONDS, assemble_still_clip, caption_runs, encode_keyframe
+from reelmake.clips import GOP_SECONDS, caption_runs, render_still_clip
 from reelmake.compose import SceneMedia, _mux
 from reelmake.ffmpeg import RenderError
 from reelmake.plan import scene_folder
@@ -37,10 +37,8 @@ def joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, 
         scene = SceneMedia(index, f"s{index}", f"S{index}", f"{index:016x}")
         folder = scene_folder(scene.hash)
         folder.mkdir(parents=True)
-        Image.new("RGB", (320, 180), colour).save(folder / "image.png")
-        encode_keyframe(folder / "image.png", FPS, folder / "keyframe.h264")
-        runs = [(folder / "keyframe.h264", frames)]
-        assemble_still_clip(runs, FPS, folder / "clip.h264", folder / "clip.json")
+        picture = Image.new("RGB", (320, 180), colour)
+        render_still_clip([picture], [(0, frames)], FPS, folder / "clip.h264", folder / "clip.json")
         scenes.append(scene)
     track = tmp_path / "narration.m4a"
     aac.encode(np.zeros(115 * SAMPLE_RATE // FPS, np.float32), SAMPLE_RATE, track)
@@ -113,29 +111,24 @@ def test_first_frames_is_a_decodable_prefix(joined: tuple[Path, str, list[SceneM
 
 
 def test_caption_runs_cover_the_scene_in_order() -> None:
-    plain, one, two = Path("plain"), Path("one"), Path("two")
-    assert caption_runs(plain, [(two, 50, 130), (one, 8, 50)], 145) == [
-        (plain, 8), (one, 42), (two, 80), (plain, 15)
-    ]  # fmt: skip
-    assert caption_runs(plain, [(one, 0, 10)], 10) == [(one, 10)]
-    assert caption_runs(plain, [], 10) == [(plain, 10)]
+    # Picture 0 has no cue; picture i + 1 shows cue i.
+    assert caption_runs([(50, 130), (8, 50)], 145) == [(0, 8), (2, 42), (1, 80), (0, 15)]
+    assert caption_runs([(0, 10)], 10) == [(1, 10)]
+    assert caption_runs([], 10) == [(0, 10)]
     with pytest.raises(ValueError, match="do not fit"):
-        caption_runs(plain, [(one, 5, 12)], 10)
+        caption_runs([(5, 12)], 10)
 
 
 def test_a_still_with_caption_states_shows_each_state_on_its_frames(tmp_path: Path) -> None:
-    """Runs of different GOPs decode to their own pictures on exactly their frames, each from an IDR."""
+    """Runs of different pictures decode to their own pictures on exactly their frames, each from an IDR."""
     import av
 
-    colours = {"plain": (200, 30, 30), "cue": (30, 200, 30)}
-    for name, colour in colours.items():
-        Image.new("RGB", (64, 48), colour).save(tmp_path / f"{name}.png")
-        encode_keyframe(tmp_path / f"{name}.png", FPS, tmp_path / f"{name}.h264")
-    runs = caption_runs(tmp_path / "plain.h264", [(tmp_path / "cue.h264", 7, 7 + 70)], 90)
-    assemble_still_clip(runs, FPS, tmp_path / "clip.h264", tmp_path / "clip.json")
+    pictures = [Image.new("RGB", (64, 48), colour) for colour in ((200, 30, 30), (30, 200, 30))]
+    runs = caption_runs([(7, 7 + 70)], 90)
+    render_still_clip(pictures, runs, FPS, tmp_path / "clip.h264", tmp_path / "clip.json")
     stream = (tmp_path / "clip.h264").read_bytes()
     kinds = [u[0] & 0x1F for u in annexb_units(stream) if u[0] & 0x1F in (1, 5)]
-    # IDRs: the first run, the cue's run and its second GOP (70 frames > 60), the last run.
+    # IDRs: the first run, the cue's run and its repeat after 2 s (70 frames > 60), the last run.
     assert [i for i, kind in enumerate(kinds) if kind == 5] == [0, 7, 67, 77]
     with av.open(str(tmp_path / "clip.h264"), format="h264") as container:
         greens = [f.to_ndarray(format="rgb24")[24, 32, 1] > 128 for f in container.decode(video=0)]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from reelmake.bitstream import annexb_units, parameter_sets
-from reelmake.clips import encode_keyframe, still_segment
+from reelmake.clips import encode_keyframes, still_segment
 from reelmake.ffmpeg import ffmpeg_exe
 from reelmake.skipframes import (
     SKIP_PPS_ID,
@@ -54,9 +54,7 @@ def test_escaping_hides_start_codes_and_reads_back(rbsp: bytes) -> None:
 def keyframe(tmp_path: Path, size: tuple[int, int], fps: int = 30) -> bytes:
     rng = np.random.default_rng(size[0])
     picture = Image.fromarray((rng.random((size[1] // 4, size[0] // 4, 3)) * 255).astype(np.uint8))
-    picture.resize(size).save(tmp_path / "still.png")
-    encode_keyframe(tmp_path / "still.png", fps, tmp_path / "keyframe.h264")
-    return (tmp_path / "keyframe.h264").read_bytes()
+    return encode_keyframes([picture.resize(size)], fps, tmp_path / "clip.h264")[0]
 
 
 @pytest.mark.parametrize(("size", "macroblocks"), [((320, 180), 20 * 12), ((1920, 1080), 120 * 68)])
@@ -126,3 +124,24 @@ def test_unsupported_parameter_sets_are_refused() -> None:
         SequenceLayout.parse(b"\x68\xee")
     with pytest.raises(ValueError, match="no sequence parameter set"):
         sequence_layout(b"\x00\x00\x00\x01\x65\x88")
+
+
+def test_pictures_encoded_together_are_keyframes_of_their_own(tmp_path: Path) -> None:
+    """One encoder run makes every caption state's keyframe: each starts with both parameter sets and
+    decodes alone to its own picture."""
+    colours = ((200, 30, 30), (30, 200, 30), (30, 30, 200))
+    pictures = [Image.new("RGB", (64, 48), colour) for colour in colours]
+    keyframes = encode_keyframes(pictures, 30, tmp_path / "clip.h264")
+    assert len(keyframes) == 3
+    for picture, data in zip(pictures, keyframes, strict=True):
+        kinds = [unit[0] & 0x1F for unit in annexb_units(data)]
+        assert kinds[:3] == [7, 8, 8] and kinds[-1] == 5 and kinds.count(5) == 1
+        rgb = decoded_rgb(data)
+        assert np.abs(rgb[24, 32].astype(int) - picture.getpixel((32, 24))).max() <= 4
+    assert len({parameter_sets(data) for data in keyframes}) == 1
+    assert not list(tmp_path.iterdir())  # the encoder's scratch file is gone
+
+
+def decoded_rgb(stream: bytes) -> np.ndarray:
+    with av.open(io.BytesIO(stream), format="h264") as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb24")

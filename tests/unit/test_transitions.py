@@ -11,7 +11,7 @@ import yaml
 from PIL import Image
 
 from reelmake.bitstream import annexb_units, idr_frames, last_gop, parameter_sets, split_frames
-from reelmake.clips import Planes, assemble_still_clip, encode_keyframe, encode_pictures, write_segment
+from reelmake.clips import Planes, encode_pictures, render_still_clip, write_segment
 from reelmake.plan import plan_project, remove_output, spec_path, transition_file, unused_outputs
 from reelmake.skipframes import with_skip_pps
 from reelmake.transitions import _decoded, fade_weights, render_fade, segment_length
@@ -95,11 +95,8 @@ def test_weights_rise_smoothly_to_exactly_one() -> None:
 
 
 def _still(tmp_path: Path, name: str, colour: tuple[int, int, int], frames: int) -> tuple[Path, Path]:
-    image = tmp_path / f"{name}.png"
-    Image.new("RGB", (64, 36), colour).save(image)
-    encode_keyframe(image, 30, tmp_path / f"{name}.keyframe.h264")
     clip, record = tmp_path / f"{name}.h264", tmp_path / f"{name}.json"
-    assemble_still_clip([(tmp_path / f"{name}.keyframe.h264", frames)], 30, clip, record)
+    render_still_clip([Image.new("RGB", (64, 36), colour)], [(0, frames)], 30, clip, record)
     return clip, record
 
 

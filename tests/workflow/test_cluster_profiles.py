@@ -27,19 +27,19 @@ def test_new_writes_local_and_slurm_profiles(tmp_path: Path) -> None:
     assert "force-use-threads" not in slurm and slurm["cores"] == 2
 
 
-def scene_keyframe_memory(project: Project, *config: str) -> set[int]:
-    """The mem_mb Snakemake would request for each scene_keyframe job (a dry run)."""
+def scene_clip_memory(project: Project, *config: str) -> set[int]:
+    """The mem_mb Snakemake would request for each scene_clip job (a dry run)."""
     output = project.snakemake("-n", "--config", *config).stdout
     blocks = output.split("rule ")
-    jobs = [b for b in blocks if b.startswith("scene_keyframe:")]
+    jobs = [b for b in blocks if b.startswith("scene_clip:")]
     return {int(m[1]) for b in jobs for m in re.finditer(r"mem_mb=(\d+)", b)}
 
 
 def test_cluster_memory_grows_with_the_frame(new_project: Callable[..., Project]) -> None:
     project = new_project("## One\nA scene.\n\n## Two\nAnother scene.\n")
-    # 300 MB + 400 MB per 1920x1080 of frame (rules/common.smk, figures in docs/scaling.md).
-    assert scene_keyframe_memory(project, "width=320", "height=180") == {312}
-    assert scene_keyframe_memory(project, "width=3840", "height=2160") == {1900}
+    # 300 MB + 700 MB per 1920x1080 of frame (rules/common.smk, figures in docs/scaling.md).
+    assert scene_clip_memory(project, "width=320", "height=180") == {320}
+    assert scene_clip_memory(project, "width=3840", "height=2160") == {3100}
 
 
 def test_a_failed_cluster_job_is_named_by_scene_and_slurm_log(
@@ -50,15 +50,15 @@ def test_a_failed_cluster_job_is_named_by_scene_and_slurm_log(
     failed = plan.scenes[1].hash
     # Snakemake's report of a failed group job (SLURM executor 2.8.0), shortened.
     report = f"""    message: Error in group scene
-    log: /p/.snakemake/slurm_logs/group_scene_narration_scene_clip_scene_keyframe_scene_image/7.log (check)
+    log: /p/.snakemake/slurm_logs/group_scene_narration_scene_clip_scene_image/7.log (check)
     jobs:
-        rule scene_keyframe:
+        rule scene_clip:
             jobid: 13
-            output: build/scenes/{failed}/keyframe.h264
+            output: build/scenes/{failed}/clip.h264
 """
     assert failed_scenes(report, plan) == [
         f"scene 2 'Middle part' failed ({failed}); SLURM log: "
-        "/p/.snakemake/slurm_logs/group_scene_narration_scene_clip_scene_keyframe_scene_image/7.log"
+        "/p/.snakemake/slurm_logs/group_scene_narration_scene_clip_scene_image/7.log"
     ]
     compose_report = "Error in rule compose:\n    log: /p/.snakemake/slurm_logs/rule_compose/9.log (check)\n"
     assert failed_scenes(compose_report, plan) == ["SLURM log: /p/.snakemake/slurm_logs/rule_compose/9.log"]

@@ -205,7 +205,7 @@ def test_editing_a_scene_renders_it_and_its_two_transitions(slides_project: Proj
     project.write_script(slides("A", "B", "C edited", "D"))
     result = project.snakemake()
     assert jobs_run(result.stderr) == {
-        "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_keyframe": 1, "scene_clip": 1,
+        "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_clip": 1,
         "transition": 2, "compose": 1, "publish": 1, "all": 1,
     }  # fmt: skip
     assert len(rebuilt(scenes, project.scene_files())) == 1

@@ -75,8 +75,8 @@ def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
     project.write_script(script({**SCENES, "Two": "The second scene says something new."}))
     result = project.snakemake()
     assert jobs_run(result.stderr) == {
-        "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_keyframe": 1, "scene_clip": 1,
-        "compose": 1, "publish": 1, "all": 1,
+        "canonical_script": 1, "narration": 1, "scene_image": 1, "scene_clip": 1, "compose": 1,
+        "publish": 1, "all": 1,
     }  # fmt: skip
     changed = rebuilt(before, project.scene_files())
     new_hash = {s["title"]: s["hash"] for s in project.manifest()["scenes"]}["Two"]
@@ -84,7 +84,6 @@ def test_edit_one_scene_rebuilds_only_that_scene(project: Project) -> None:
     new_files = {p.split("/")[3] for p in project.scene_files() if p.split("/")[2] == new_hash}
     assert new_files == {
         "image.png",
-        "keyframe.h264",
         "narration.wav",
         "narration.m4a",
         "timing.json",

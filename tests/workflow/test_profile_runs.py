@@ -69,8 +69,8 @@ def test_the_jobs_of_a_failed_cluster_group_are_reported_failed() -> None:
     scene = "0123456789abcdef"
     # A group job as the SLURM executor 2.x announces it, then its error report (shortened from a real one).
     output = f"""group job scene (jobs in lexicogr. order):
-    rule scene_keyframe:
-        output: build/scenes/{scene}/keyframe.h264
+    rule scene_clip:
+        output: build/scenes/{scene}/clip.h264
         jobid: 13
         wildcards: hash={scene}
 Job 13 has been submitted with SLURM jobid 7 (log: /p/.snakemake/slurm_logs/group_scene/7.log).
@@ -78,21 +78,21 @@ Job 13 has been submitted with SLURM jobid 7 (log: /p/.snakemake/slurm_logs/grou
     message: Error in group scene
     log: /p/.snakemake/slurm_logs/group_scene/7.log (check log file(s) for error details)
     jobs:
-        rule scene_keyframe:
+        rule scene_clip:
             jobid: 13
-            output: build/scenes/{scene}/keyframe.h264
-            log: logs/scene_keyframe/{scene}.log (check log file(s) for error details)
+            output: build/scenes/{scene}/clip.h264
+            log: logs/scene_clip/{scene}.log (check log file(s) for error details)
 Logfile /p/.snakemake/slurm_logs/group_scene/7.log:
 injected failure
     [Fri Nov 27 21:54:04 2026]
-    Error in rule scene_keyframe:
+    Error in rule scene_clip:
         message: None
         jobid: 13
-        output: build/scenes/{scene}/keyframe.h264
+        output: build/scenes/{scene}/clip.h264
 Shutting down, this might take some time.
 """
     for line in output.splitlines(keepends=True):
         reader.feed(line)
-    assert set(events.failed) == {("scene_keyframe", scene)}
+    assert set(events.failed) == {("scene_clip", scene)}
     report = reader.error_report()
     assert report.startswith("    message: Error in group scene") and "slurm_logs/group_scene/7.log" in report
