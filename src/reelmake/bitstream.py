@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -129,15 +130,30 @@ class PictureDigest:
         return self._hash.hexdigest()
 
 
-def mp4_picture_digest(path: Path) -> PictureDigest:
-    """The picture digest of the first video stream of an MP4 (packets read, nothing decoded)."""
-    digest = PictureDigest()
+@dataclass(frozen=True)
+class Mp4Digests:
+    """What an MP4 carries, hashed from its packets: the picture digest of its first video stream and a
+    sha256 over its first audio stream's packets (each with its length)."""
+
+    pictures: PictureDigest
+    audio: str
+
+
+def mp4_digests(path: Path) -> Mp4Digests:
+    """Both digests of an MP4, in one pass over its packets (nothing decoded)."""
+    pictures, audio = PictureDigest(), hashlib.sha256()
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        extradata = stream.codec_context.extradata or b""
+        streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+        video = container.streams.video[0] if container.streams.video else None
+        extradata = video.codec_context.extradata or b"" if video else b""
         # avcC's fifth byte holds the NAL length size minus one.
         size = (extradata[4] & 0x03) + 1 if len(extradata) > 4 and extradata[0] == 1 else 4
-        for packet in container.demux(stream):
-            if packet.size:
-                digest.update(length_prefixed_units(bytes(packet), size))
-    return digest
+        for packet in container.demux(streams):
+            if not packet.size:
+                continue
+            if packet.stream is video:
+                pictures.update(length_prefixed_units(bytes(packet), size))
+            else:
+                data = bytes(packet)
+                audio.update(len(data).to_bytes(4, "big") + data)
+    return Mp4Digests(pictures, audio.hexdigest())

@@ -14,7 +14,7 @@ Measured, build/ after a first render, against ``render_bytes``:
 - 320x180, 3 scenes, 7.2 s (TTS slide, moving photo, silent slide): 1.1 MB written, 4.1 MB estimated;
 - the same at 1920x1080: 1.5 MB written, 106 MB estimated (flat pictures: a tenth of a real photo's PNG);
 - 1920x1080, a picture of noise (4 s still) and a 31 s recording (tests/fault/disk_support.py's project):
-  19.8 MB written (PNG 6.2, keyframes 1.6 (then), clip 3.1, WAV 3.0, video 4.0, joined AAC 0.6), 232 MB estimated;
+  19.8 MB written (PNG 6.2, GOP 1.6 (since gone), clip 3.1, WAV 3.0, video 4.0, AAC 0.6), 232 MB estimated;
 - the same at 640x360 (the fault tests): 6.5 MB written, 30 MB estimated.
 The service's old estimate (50 MB a scene + 200 MB + the assets twice) asked 250 MB for any one-scene
 render and did not grow with a scene's length or frame size.

@@ -23,7 +23,7 @@ from av.video.stream import VideoStream
 from reelmake.errors import UserError
 
 DecodeMode = Literal["full", "edges", "none"]
-EDGE_SECONDS = 2.5  # "edges" decodes this much video at each end (a whole GOP), and all the audio
+EDGE_SECONDS = 2.5  # "edges" decodes this much of the video and the sound at each end (a whole GOP)
 
 # A badly damaged file can fail on every packet; the first few messages say all there is to say.
 _MAX_ERRORS = 20
@@ -123,7 +123,7 @@ def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> Media
         audio = container.streams.audio[0] if container.streams.audio else None
         vline, aline, errors = _scan(container, video, audio, decode)
         if decode == "edges" and video is not None:
-            errors += _decode_tail(container, video)
+            errors += _decode_tail(container, video, audio)
         rate = (video.average_rate or video.guessed_rate) if video else None
         vstart = min(vline.pts) if vline and vline.pts else 0
         # Audio packets before pts 0 are the encoder's priming samples, which the edit list tells players
@@ -169,6 +169,8 @@ def _scan(
         for stream in streams:
             stream.codec_context.thread_type = "AUTO"
     decoded_video = 0
+    # Where "edges" stops decoding, in each stream's own time base (no Fraction per packet).
+    edge = {s: int(EDGE_SECONDS / s.time_base) for s in streams if s.time_base}
     try:
         for packet in container.demux(streams):
             line = vline if packet.stream is video else aline
@@ -178,7 +180,7 @@ def _scan(
                 line.add(packet.pts, packet.duration)
             if decode == "none":
                 continue
-            if decode == "edges" and packet.stream is video and not _near_start(packet):
+            if decode == "edges" and (packet.pts is None or packet.pts >= edge.get(packet.stream, 0)):
                 continue
             try:
                 frames = packet.decode()
@@ -205,24 +207,18 @@ def _scan(
     return vline, aline, errors
 
 
-def _near_start(packet: av.Packet) -> bool:
-    if packet.pts is None or packet.time_base is None:
-        return False
-    return packet.pts * packet.time_base < EDGE_SECONDS
-
-
-def _decode_tail(container: InputContainer, video: VideoStream) -> list[str]:
-    """Decode the video's last EDGE_SECONDS (from the keyframe before them) to its end."""
+def _decode_tail(container: InputContainer, video: VideoStream, audio: AudioStream | None) -> list[str]:
+    """Decode the last EDGE_SECONDS (video from the keyframe before them) to the end."""
     if container.duration is None or video.time_base is None:
         return []
     end_s = container.duration / av.time_base
     errors: list[str] = []
     try:
         container.seek(max(0, int((end_s - EDGE_SECONDS) / video.time_base)), stream=video, backward=True)
-        for packet in container.demux(video):
+        for packet in container.demux([s for s in (video, audio) if s is not None]):
             for frame in packet.decode():
                 if frame.is_corrupt:
-                    errors.append(f"{_at('video', frame.pts, frame.time_base)}: frame is corrupt")
+                    errors.append(f"{_at(packet.stream.type, frame.pts, frame.time_base)}: frame is corrupt")
     except av.error.FFmpegError as exc:
         errors.append(f"decoding the end failed: {exc.strerror}")
     return errors

@@ -102,11 +102,13 @@ def test_report(result: dict) -> None:
                    "revert edit ÷ full", "composition (compose rule `s`)", "no-op run", "peak RSS of any job",
                    "min SSIM (mid-scene frame vs still)", "max |A/V offset| at scene starts",
                    "|audio end − video end|", "average video bitrate", "full render ÷ cold preview",
+                   "full render ÷ preview after a full render (narration cached)",
                    "video jobs per second of photo scene (Ken Burns)"):  # fmt: skip
         assert wanted in figures
-    preview = result["preview"]
-    assert not preview.get("failed"), preview.get("note")
-    assert preview["wall_s"] > 0 and preview["size"] == "320x180"  # a preview never enlarges
+    for name in ("preview", "preview_after_full"):
+        preview = result[name]
+        assert not preview.get("failed"), preview.get("note")
+        assert preview["wall_s"] > 0 and preview["size"] == "320x180"  # a preview never enlarges
 
 
 def _two_colour_clip(path: Path, seconds: float) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,7 +16,7 @@ from reelmake.bitstream import (
     annexb_units,
     first_frames,
     length_prefixed_units,
-    mp4_picture_digest,
+    mp4_digests,
 )
 from reelmake.chapters import Chapter, ffmetadata
 from reelmake.clips import GOP_SECONDS, caption_runs, render_still_clip
@@ -61,8 +62,9 @@ def test_segments_are_whole_gops_then_the_rest(joined: tuple[Path, str, list[Sce
 
 def test_digest_survives_the_mux(joined: tuple[Path, str, list[SceneMedia]]) -> None:
     out, expected, _ = joined
-    digest = mp4_picture_digest(out)
-    assert digest.hexdigest() == expected and digest.slices == 115
+    digests = mp4_digests(out)
+    assert digests.pictures.hexdigest() == expected and digests.pictures.slices == 115
+    assert digests.audio == mp4_digests(out.parent / "narration.m4a").audio  # copied packet for packet
     report = probe(out, decode="edges")
     assert report.frame_count == 115 and report.decode_errors == [] and report.fps == "30/1"
 
@@ -73,7 +75,20 @@ def test_damage_in_the_middle_changes_the_digest(joined: tuple[Path, str, list[S
     middle = len(data) * 2 // 3
     data[middle : middle + 64] = bytes(range(64))
     out.write_bytes(bytes(data))
-    assert mp4_picture_digest(out).hexdigest() != expected
+    assert mp4_digests(out).pictures.hexdigest() != expected
+
+
+def test_damaged_sound_changes_the_audio_digest(joined: tuple[Path, str, list[SceneMedia]]) -> None:
+    out, _, _ = joined
+    before = mp4_digests(out)
+    with av.open(str(out)) as container:  # where the first audio packet's bytes are
+        packet = next(p for p in container.demux(container.streams.audio[0]) if p.size)
+        position, size = packet.pos, packet.size
+    data = bytearray(out.read_bytes())
+    data[position + size // 2] ^= 0xFF
+    out.write_bytes(bytes(data))
+    after = mp4_digests(out)
+    assert after.audio != before.audio and after.pictures.hexdigest() == before.pictures.hexdigest()
 
 
 def test_a_damaged_segment_is_refused(joined: tuple[Path, str, list[SceneMedia]], tmp_path: Path) -> None:
