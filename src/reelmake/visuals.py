@@ -271,6 +271,18 @@ def _title_band(title: str, width: int, height: int, at_top: bool = False) -> Im
     return layer
 
 
+def _lay_over(frame: Image.Image, layer: Image.Image) -> None:
+    """Composite a frame-sized RGBA ``layer`` onto the RGB ``frame`` in place.
+
+    Only the layer's visible box is converted and composited (a band or a cue is a small part of the
+    frame); the pixels are the same as compositing the whole frame.
+    """
+    box = layer.getbbox()
+    if box is not None:
+        region = Image.alpha_composite(frame.crop(box).convert("RGBA"), layer.crop(box))
+        frame.paste(region.convert("RGB"), box[:2])
+
+
 def fit_image(
     src: Path, width: int, height: int, fit: str, out: Path, title: str | None, band_at_top: bool = False
 ) -> None:
@@ -285,12 +297,7 @@ def fit_image(
         image = _to_rgb(opened)
         frame = _cover(image, size, Image.Resampling.LANCZOS) if fit == "cover" else _contain(image, size)
     if title:
-        band = _title_band(title, width, height, band_at_top)
-        # Only the band's box changes: composite that, not the whole frame in RGBA.
-        box = band.getbbox()
-        if box is not None:
-            region = Image.alpha_composite(frame.crop(box).convert("RGBA"), band.crop(box))
-            frame.paste(region.convert("RGB"), box[:2])
+        _lay_over(frame, _title_band(title, width, height, band_at_top))
     _save(frame, out)
 
 
@@ -338,5 +345,6 @@ def render_caption(lines: tuple[str, ...], width: int, height: int, out: Path) -
 def burn_caption(picture: Path, caption: Path, out: Path) -> None:
     """A still with a cue burned in: the scene's picture under the cue's RGBA layer."""
     with Image.open(picture) as base, Image.open(caption) as layer:
-        frame = Image.alpha_composite(base.convert("RGBA"), layer.convert("RGBA")).convert("RGB")
+        frame = base.convert("RGB")
+        _lay_over(frame, layer.convert("RGBA"))
     _save(frame, out)
