@@ -186,9 +186,7 @@ def _decode_scaled(opened: Image.Image, size: tuple[int, int], fit: str) -> None
     turned = opened.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)  # a quarter turn
     stored = (size[1], size[0]) if turned else size  # the frame as the file stores the picture
     room = 1 / _fit_scale(opened.size, stored, fit)  # how many times too many pixels the file has
-    factor = next(
-        (f for f in (8, 4, 2) if f <= room and opened.width % f == 0 and opened.height % f == 0), 1
-    )
+    factor = next((f for f in (8, 4, 2) if f <= room and opened.width % f == 0 and opened.height % f == 0), 1)
     if factor > 1:
         opened.draft(None, (opened.width // factor, opened.height // factor))
 
