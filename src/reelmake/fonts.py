@@ -232,6 +232,9 @@ class FontStack:
     def __init__(self, faces: tuple[Face, ...] = FACES) -> None:
         self.faces = faces
         self._paths = tuple(face.path for face in faces)
+        # face_of's answers: text is laid out many times over while it is fitted (each size, each line
+        # break tried), and looking a character up in every cmap each time was most of that work.
+        self._face_of: dict[str, int | None] = {}
 
     def covers(self, index: int, ch: str) -> bool:
         """Whether font ``index`` of the chain has a glyph for ``ch``."""
@@ -239,8 +242,11 @@ class FontStack:
 
     def face_of(self, ch: str) -> int | None:
         """Index of the first font in the chain that has ``ch``, or None."""
-        # Lazy on purpose: Latin-only text never loads the large CJK cmap.
-        return next((index for index in range(len(self.faces)) if self.covers(index, ch)), None)
+        if ch not in self._face_of:
+            # Lazy on purpose: Latin-only text never loads the large CJK cmap.
+            found = next((index for index in range(len(self.faces)) if self.covers(index, ch)), None)
+            self._face_of[ch] = found
+        return self._face_of[ch]
 
     def font(self, index: int, size: int, weight: int = REGULAR) -> tuple[ImageFont.FreeTypeFont, int]:
         """Font ``index`` of the chain at ``size`` pixels and ``weight``, with its faux-bold outline width."""
