@@ -155,12 +155,15 @@ def test_gc_keeps_what_renders_need_and_frees_the_rest(server: Server, image: by
         project_id = upload(
             client, small_script("![Photo](assets/photo.png)", "First."), {"photo.png": image}
         ).json()["id"]
-        jobs = [render(server, project_id)[0]]
-        for text in ("Second.", "Third."):
+    jobs = [render(server, project_id)[0]]
+    for text in ("Second.", "Third."):
+        # A new connection for each edit: one kept open through a render is closed by the server as idle,
+        # and a request sent just then fails ("Server disconnected").
+        with server.client() as client:
             client.put(
                 f"/api/projects/{project_id}/script", files={"script": ("script.md", small_script(text))}
             )
-            jobs.append(render(server, project_id)[0])
+        jobs.append(render(server, project_id)[0])
     folder = server.data / "projects" / project_id
     scenes_before = {p.name for p in (folder / "build" / "scenes").iterdir()}
     assert main(["gc", "--data", str(server.data), "--keep", "1"]) == 0  # dry run
