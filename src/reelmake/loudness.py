@@ -31,6 +31,7 @@ def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
 
 _K_FFT = 1 << 16  # the K-weighting runs as an FFT convolution over pieces of this many samples...
 _K_SETTLE_S = 0.1  # ...each preceded by this much of what came before, so the filters have settled
+_K_BATCH = 16  # pieces transformed at once (about 8 MB of spectra, however long the signal)
 
 
 def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
@@ -47,8 +48,12 @@ def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
     pieces = max(1, -(-length // step))
     padded = np.pad(np.asarray(signal, dtype=np.float32), (settle, pieces * step - length))
     windows = np.lib.stride_tricks.sliding_window_view(padded, _K_FFT)[::step][:pieces]
-    filtered = np.fft.irfft(np.fft.rfft(windows, axis=1) * _k_response(_K_FFT, rate), _K_FFT, axis=1)
-    return filtered[:, settle:].ravel()[:length]
+    response = _k_response(_K_FFT, rate)
+    out = np.empty((pieces, step), np.float32)
+    for first in range(0, pieces, _K_BATCH):
+        spectra = np.fft.rfft(windows[first : first + _K_BATCH], axis=1) * response
+        out[first : first + _K_BATCH] = np.fft.irfft(spectra, _K_FFT, axis=1)[:, settle:]
+    return out.ravel()[:length]
 
 
 @functools.cache
