@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from reelmake.ffmpeg import RenderError
+from reelmake.ffmpeg import RenderError, run_ffmpeg, sound_time_limit
 from reelmake.fsutil import atomic_output
 
 FRAME = 1024
@@ -28,7 +28,7 @@ LEAD_OUT = FRAME
 # frame (which takes the slot before that scene), and half a frame of placement for each of the two
 # windows (5 frames); before it, the lead-in and the priming frame with its placement (under 4 frames).
 EDGE_SILENCE = 6 * FRAME
-BITRATE = 160_000  # bits per second, for both channels
+BITRATE = "160k"
 
 
 @dataclass(frozen=True)
@@ -52,23 +52,17 @@ def speech_window(samples: np.ndarray) -> Window:
 def encode(samples: np.ndarray, rate: int, out: Path) -> None:
     """Encode float samples as stereo AAC in an .m4a, written atomically.
 
-    ``samples`` is mono (played on both channels) or a (2, samples) stereo array. FFmpeg's own AAC encoder
-    runs in this process (PyAV), fed float planes: no ffmpeg process to start, no 16-bit PCM to convert,
-    and PyAV lets go of the GIL while it encodes.
+    ``samples`` is mono (played on both channels) or a (2, samples) stereo array.
     """
     channels = np.atleast_2d(samples)
-    stereo = np.repeat(channels, 2, axis=0) if len(channels) == 1 else channels
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(np.clip(stereo, -1.0, 1.0), dtype=np.float32), format="fltp", layout="stereo"
-    )
-    frame.sample_rate = rate
-    frame.pts = 0
-    # The container is closed on any failure too, before atomic_output removes what it had written.
-    with atomic_output(out) as tmp, av.open(str(tmp), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=rate, layout="stereo")
-        stream.bit_rate = BITRATE
-        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV cuts it into AAC frames
-            container.mux(packet)
+    pcm = (np.clip(channels.T, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()  # interleaved
+    upmix = ["-af", "pan=stereo|c0=c0|c1=c0"] if len(channels) == 1 else []
+    with atomic_output(out) as tmp:
+        run_ffmpeg(
+            ["-f", "s16le", "-ar", str(rate), "-ac", str(len(channels)), "-i", "pipe:0", *upmix,
+             "-c:a", "aac", "-b:a", BITRATE, "-f", "mp4", str(tmp)],
+            what=f"encoding {out}", stdin=pcm, time_limit_s=sound_time_limit(channels.shape[1] / rate),
+        )  # fmt: skip
 
 
 def encode_window(samples: np.ndarray, rate: int, out: Path) -> Window:

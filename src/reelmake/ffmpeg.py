@@ -18,6 +18,7 @@ from pathlib import Path
 # loaded laptop core; the limit allows 1 s per megapixel-frame, plus START_S for start-up and probing.
 START_S = 30.0
 SECONDS_PER_MEGAPIXEL_FRAME = 1.0
+SECONDS_PER_SECOND_OF_SOUND = 0.5  # AAC encodes at hundreds of times real time
 
 
 class RenderError(Exception):
@@ -62,6 +63,11 @@ def local_file(path: Path | str) -> str:
 def video_time_limit(frames: int, megapixels: float) -> float:
     """Seconds allowed for a run that makes ``frames`` frames, each costing ``megapixels`` of work."""
     return START_S + frames * megapixels * SECONDS_PER_MEGAPIXEL_FRAME
+
+
+def sound_time_limit(seconds: float) -> float:
+    """Seconds allowed for a run that encodes ``seconds`` of sound."""
+    return START_S + seconds * SECONDS_PER_SECOND_OF_SOUND
 
 
 def failure(what: str, stderr: bytes, status: int) -> RenderError:
