@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -25,6 +25,9 @@ from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output, link_all
 from reelmake.plan import BUILD, NARRATION_CACHE, PREVIEW, Plan, narration_key, scene_folder, spec_path
+
+if TYPE_CHECKING:  # jobs import their modules when they run: the workflow loads this file quickly
+    from reelmake.aac import Window
 
 log = logging.getLogger("reelmake")
 
@@ -188,10 +191,9 @@ def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
 
 def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
     """The narration of a scene's spec, spoken (or taken from its recording) and measured."""
-    from reelmake import aac as aac_codec
-    from reelmake.audiofile import decode_audio, load_sound
+    from reelmake.audiofile import load_sound
     from reelmake.captions import time_captions
-    from reelmake.loudness import TRUE_PEAK_MAX_DB, block_powers, normalize, true_peak_db
+    from reelmake.loudness import block_powers, normalize
     from reelmake.speech import SAMPLE_RATE, cues_to_json, engine_for, from_recording, narrate, write_wav
 
     if "voice_file" in data:
@@ -210,14 +212,7 @@ def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
             data["narration"], fps=data["fps"], min_duration_s=data["min_duration_s"], engine=engine
         )
     # Every scene is brought to the target loudness on its own, so the join needs no pass over the track.
-    samples = normalize(narration.samples, SAMPLE_RATE)
-    window = aac_codec.encode_window(samples, SAMPLE_RATE, Path(aac))
-    # Measured on the encoded window (AAC adds overshoot): the joined track's true peak is the largest.
-    peak = true_peak_db(decode_audio(Path(aac), channels=2))
-    if peak > TRUE_PEAK_MAX_DB:  # the encoder overshot the limiter's margin: lower the scene by as much
-        samples = samples * np.float32(10 ** ((TRUE_PEAK_MAX_DB - 0.2 - peak) / 20))
-        window = aac_codec.encode_window(samples, SAMPLE_RATE, Path(aac))
-        peak = true_peak_db(decode_audio(Path(aac), channels=2))
+    samples, window, peak = _encode_within_peak(normalize(narration.samples, SAMPLE_RATE), Path(aac))
     write_wav(samples, Path(wav))
     record = {
         **cues_to_json(narration),
@@ -230,6 +225,34 @@ def _speak(data: dict[str, Any], wav: str, aac: str, timing: str) -> None:
     with atomic_output(timing) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False))
     log.info("%d frames, %d sentences", narration.frames, len(narration.cues))
+
+
+PEAK_TRIES = 3  # encodes of a scene's window at most, each lower by the last one's overshoot
+
+
+def _encode_within_peak(samples: np.ndarray, out: Path) -> tuple[np.ndarray, Window, float]:
+    """Encode the scene's AAC window so that its true peak, decoded from the file, is within the limit.
+
+    Measured on the encoded window (AAC adds overshoot), so the joined track's true peak is the largest
+    of its scenes'. Where the encoder overshot the limiter's margin, the scene is lowered by as much and
+    encoded again. Returns the samples as encoded (the WAV must match), the window and its true peak.
+    """
+    from reelmake.aac import encode_window
+    from reelmake.audiofile import decode_audio
+    from reelmake.loudness import TRUE_PEAK_MAX_DB, true_peak_db
+    from reelmake.speech import SAMPLE_RATE
+
+    for _ in range(PEAK_TRIES):
+        window = encode_window(samples, SAMPLE_RATE, out)
+        peak = true_peak_db(decode_audio(out, channels=2))
+        if peak <= TRUE_PEAK_MAX_DB:
+            return samples, window, peak
+        samples = samples * np.float32(10 ** ((TRUE_PEAK_MAX_DB - 0.2 - peak) / 20))
+    out.unlink()
+    raise RenderError(
+        f"{out}: the encoded narration's true peak stays at {peak:.2f} dBTP, over {TRUE_PEAK_MAX_DB} dBTP, "
+        f"after {PEAK_TRIES} encodes each lower by the overshoot; report this as a bug"
+    )
 
 
 def render_caption(spec: str, number: str, out: str) -> None:

@@ -29,36 +29,41 @@ def _k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
     return shelf, highpass
 
 
-_K_CHUNK = 1 << 19  # long signals are K-weighted in pieces of this many samples (FFT size)...
+_K_FFT = 1 << 16  # the K-weighting runs as an FFT convolution over pieces of this many samples...
+_K_SETTLE_S = 0.1  # ...each preceded by this much of what came before, so the filters have settled
+_K_BATCH = 16  # pieces transformed at once (about 8 MB of spectra, however long the signal)
 
 
 def _k_filter(signal: np.ndarray, rate: int) -> np.ndarray:
-    """Apply both stages in the frequency domain (numpy only: scipy.signal costs 1.5 s to import).
+    """Apply both stages in the frequency domain (numpy only: scipy.signal costs 1.5 s to import), float32.
 
-    Zero padding of one second holds the filters' impulse responses, which decay within milliseconds. A long
-    signal goes in pieces, each preceded by a second of what came before so the filters have settled (one
-    FFT of a whole video would be many times slower).
+    Overlap-save: each piece starts with the ``_K_SETTLE_S`` of signal before it (zeros before the start),
+    whose filtered values the FFT's wrap-around spoils and which are dropped. The filters' impulse response
+    falls below 1e-12 of its peak within 0.1 s, so every kept sample is exact to float32 precision. One fixed
+    FFT size keeps its frequency response cached; a whole signal's FFT would need a new one per length.
     """
-    piece = _K_CHUNK - 2 * rate
-    if len(signal) <= piece:
-        size = 1 << int(np.ceil(np.log2(len(signal) + rate)))
-        return np.fft.irfft(np.fft.rfft(signal, size) * _k_response(size, rate), size)[: len(signal)]
-    out = np.empty(len(signal))
-    for start in range(0, len(signal), piece):
-        lead = min(start, rate)
-        filtered = _k_filter(signal[start - lead : start + piece], rate)
-        out[start : start + piece] = filtered[lead:]
-    return out
+    settle = int(np.ceil(_K_SETTLE_S * rate))
+    step = _K_FFT - settle  # outputs per piece
+    length = len(signal)
+    pieces = max(1, -(-length // step))
+    padded = np.pad(np.asarray(signal, dtype=np.float32), (settle, pieces * step - length))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, _K_FFT)[::step][:pieces]
+    response = _k_response(_K_FFT, rate)
+    out = np.empty((pieces, step), np.float32)
+    for first in range(0, pieces, _K_BATCH):
+        spectra = np.fft.rfft(windows[first : first + _K_BATCH], axis=1) * response
+        out[first : first + _K_BATCH] = np.fft.irfft(spectra, _K_FFT, axis=1)[:, settle:]
+    return out.ravel()[:length]
 
 
 @functools.cache
 def _k_response(size: int, rate: int) -> np.ndarray:
-    """Both K-weighting stages' frequency response on the bins of an FFT of ``size``."""
+    """Both K-weighting stages' frequency response on the bins of an FFT of ``size`` (complex64)."""
     z = np.exp(-2j * np.pi * np.fft.rfftfreq(size))  # e^{-jw} on the FFT's bins
     response = np.ones_like(z)
     for b, a in _k_weighting(rate):
         response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    return response
+    return response.astype(np.complex64)
 
 
 def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -70,7 +75,7 @@ def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
     block, step = int(0.4 * rate), int(0.1 * rate)
     if len(samples) < block:
         return np.zeros(0)
-    weighted = _k_filter(samples.astype(np.float64), rate)
+    weighted = _k_filter(samples, rate).astype(np.float64)  # the sums of squares need float64
     squares = np.concatenate([[0.0], np.cumsum(weighted**2)])
     starts = np.arange(0, len(weighted) - block + 1, step)
     return (squares[starts + block] - squares[starts]) / block
@@ -112,8 +117,9 @@ LIMITER_RAMP_S = 0.005  # the limiter's gain ramps down (looking ahead) and back
 LIMITER_HOLD_S = 0.05  # ...after holding the reduction this long, so one peak is one smooth dip
 
 
+@functools.cache
 def _interpolator_phases() -> np.ndarray:
-    """Windowed-sinc taps for the three in-between phases of 4x oversampling, shape (3, 24).
+    """Windowed-sinc taps for the three in-between phases of 4x oversampling, shape (3, 24), float32.
 
     Phase p estimates the signal at ``n + p/4`` from samples ``n-11 … n+12``; each is scaled to unity DC gain.
     """
@@ -124,36 +130,48 @@ def _interpolator_phases() -> np.ndarray:
         window = np.i0(_KAISER_BETA * np.sqrt(1 - (t / (_HALF_TAPS + 1)) ** 2)) / np.i0(_KAISER_BETA)
         taps = np.sinc(t) * window
         phases.append(taps / taps.sum())
-    return np.asarray(phases)
+    return np.asarray(phases, dtype=np.float32)
 
 
-_TP_FFT = 1 << 16  # the interpolators run as FFT convolutions over pieces of this size (overlap-save)
+# Samples interpolated at a time. A product this small (2048 x 24 x 3) OpenBLAS computes on the calling
+# thread; a larger one wakes its thread pool, whose spinning costs ten times the arithmetic here.
+_TP_CHUNK = 1 << 11
 
 
-def peak_envelope(channels: np.ndarray) -> np.ndarray:
-    """Per sample, the largest magnitude of any channel at that sample or the 3 points after it (4x)."""
+def peak_envelope(channels: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Per sample, the largest magnitude of any channel at that sample or the 3 points after it (4x).
+
+    The points between samples are computed only where they could exceed ``floor``; elsewhere the sample's
+    own magnitude stands in (both are then at most ``floor``). A point between samples is at most the
+    largest of its 24 samples times the sum of its taps' magnitudes (2.35), so a limiter or a true-peak
+    measure, which care only about what is above a level, interpolate few samples: about 7% of speech
+    at -14 LUFS against a -1.5 dBTP ceiling.
+    """
     channels = np.atleast_2d(np.asarray(channels, dtype=np.float32))
     envelope = np.abs(channels).max(axis=0)
-    length = channels.shape[1]
+    if envelope.size == 0:
+        return envelope
+    phases = _interpolator_phases()
+    gain = float(np.abs(phases).sum(axis=1).max())
+    by_tap = np.ascontiguousarray(phases.T)  # (24, 3): a contiguous right operand keeps the product fast
     taps = 2 * _HALF_TAPS
-    size = min(_TP_FFT, 1 << int(np.ceil(np.log2(length + taps))))
-    step = size - taps + 1  # outputs per piece that the circular convolution leaves exact
-    pieces = -(-length // step)
-    responses = np.conj(np.fft.rfft(_interpolator_phases(), size)).astype(np.complex64)
     for channel in channels:
-        # Sample n's interpolations use samples n-11 … n+12: pad, then cut overlapping pieces.
-        padded = np.pad(channel, (_HALF_TAPS - 1, pieces * step - length + _HALF_TAPS + size))
-        windows = np.lib.stride_tricks.sliding_window_view(padded, size)[::step][:pieces]
-        spectra = np.fft.rfft(windows, axis=1)
-        for response in responses:
-            between = np.fft.irfft(spectra * response, size, axis=1)[:, :step].ravel()[:length]
-            np.maximum(envelope, np.abs(between), out=envelope)
+        # Sample n's interpolations use samples n-11 … n+12: padded[n : n + 24].
+        padded = np.pad(channel, (_HALF_TAPS - 1, _HALF_TAPS))
+        loud = np.concatenate([[0], np.cumsum(np.abs(padded) * gain > floor, dtype=np.int32)])
+        candidates = np.flatnonzero(loud[taps:] - loud[:-taps])  # a loud sample among its 24
+        neighbours = np.lib.stride_tricks.sliding_window_view(padded, taps)
+        for start in range(0, len(candidates), _TP_CHUNK):
+            at = candidates[start : start + _TP_CHUNK]
+            between = np.abs(neighbours[at] @ by_tap).max(axis=1)
+            envelope[at] = np.maximum(envelope[at], between)
     return envelope
 
 
 def true_peak_db(channels: np.ndarray) -> float:
     """True peak in dBTP of a mono signal or a (channels, samples) array; -inf for silence."""
-    peak = float(peak_envelope(channels).max(initial=0.0))
+    # Only points above the largest sample can be the true peak.
+    peak = float(peak_envelope(channels, float(np.abs(channels).max(initial=0.0))).max(initial=0.0))
     return 20 * np.log10(peak) if peak > 0 else float("-inf")
 
 
@@ -179,14 +197,14 @@ def limit_true_peak(channels: np.ndarray, rate: int, ceiling_db: float) -> np.nd
     ramp = max(1, round(LIMITER_RAMP_S * rate))
     hold = round(LIMITER_HOLD_S * rate)
     for _ in range(3):
-        need = np.minimum(1.0, ceiling / np.maximum(peak_envelope(limited), 1e-12))
+        need = np.minimum(1.0, ceiling / np.maximum(peak_envelope(limited, ceiling), 1e-12))
         if need.min() >= 1.0:
             return limited
         # held[n] = min(need[n - hold … n + ramp - 1]); gain[n] = mean(held[n - ramp + 1 … n]) ≤ need[n].
         held = sliding_min(np.concatenate([np.ones(hold), need, np.ones(ramp - 1)]), hold + ramp)
         sums = np.concatenate([[0.0], np.cumsum(np.concatenate([np.ones(ramp - 1), held]))])
         limited *= ((sums[ramp:] - sums[:-ramp]) / ramp)[: limited.shape[1]].astype(np.float32)
-    excess = float(peak_envelope(limited).max()) / ceiling
+    excess = float(peak_envelope(limited, ceiling).max()) / ceiling
     return limited / excess if excess > 1.0 else limited
 
 

@@ -67,3 +67,28 @@ def test_overlapping_windows_are_refused(tmp_path: Path) -> None:
             tmp_path / "x.m4a",
             tmp_path,
         )
+
+
+@pytest.mark.parametrize("stereo", [False, True])
+def test_encode_keeps_each_channel_at_160_kbit_s(tmp_path: Path, stereo: bool) -> None:
+    # Mono is played on both channels; a stereo pair keeps its own channels. Decoded, the sound is the
+    # input, in time and to within AAC's error at this rate.
+    t = np.arange(2 * RATE) / RATE
+    left = (0.3 * np.sin(2 * np.pi * 440 * t) * np.sin(np.pi * t / 2)).astype(np.float32)
+    right = (0.2 * np.sin(2 * np.pi * 1250 * t) * np.sin(np.pi * t / 2)).astype(np.float32)
+    expected = np.stack([left, right if stereo else left])
+    path = tmp_path / "sound.m4a"
+    aac.encode(expected if stereo else left, RATE, path)
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.codec_context.name, stream.codec_context.profile) == ("aac", "LC")
+        assert stream.channels == 2 and stream.sample_rate == RATE
+        assert stream.duration == expected.shape[1]  # in samples: the edit list ends with the sound
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
+    # PyAV's decoder cuts the priming, not the last frame's padding.
+    assert expected.shape[1] <= decoded.shape[1] < expected.shape[1] + aac.FRAME
+    for channel, source in zip(decoded[:, : expected.shape[1]], expected, strict=True):
+        error = channel - source
+        assert 10 * np.log10(np.sum(source**2) / np.sum(error**2)) > 25  # dB of signal over error
+    bits_per_second = path.stat().st_size * 8 / 2.0
+    assert 120_000 < bits_per_second < 175_000
