@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import subprocess
 from collections.abc import Iterator
@@ -87,10 +88,21 @@ def free_bytes(folder: Path) -> int:
 def filled(folder: Path, leave: int) -> Iterator[None]:
     """A filler file that leaves about ``leave`` bytes free on ``folder``'s disk; deleted afterwards."""
     filler = folder / "filler"
-    size = free_bytes(folder) - leave
-    if size > 0:
-        with filler.open("wb") as out:
-            os.posix_fallocate(out.fileno(), 0, size)
+    # A render running beside us may write between measuring and filling: then measure again.
+    for _ in range(5):
+        size = free_bytes(folder) - leave
+        if size <= 0:
+            break
+        try:
+            with filler.open("wb") as out:
+                os.posix_fallocate(out.fileno(), 0, size)
+            break
+        except OSError as error:
+            filler.unlink(missing_ok=True)
+            if error.errno != errno.ENOSPC:
+                raise
+    else:
+        raise RuntimeError(f"could not fill {folder} to {leave} bytes free: something keeps writing there")
     try:
         yield
     finally:
