@@ -91,6 +91,11 @@ def ensure_room(folder: Path, needed: int, what: str) -> None:
         raise full_disk_error(folder, needed, what)
 
 
+def mentions_no_space(text: str) -> bool:
+    """Whether an error report says a write found the disk full (in any writer's words)."""
+    return any(words in text for words in NO_SPACE_TEXTS)
+
+
 def disk_full_line(text: str) -> str | None:
     """The full-disk message in a failure report (Snakemake's, a worker's log), if there is one."""
     found = MESSAGE.search(text)

@@ -24,7 +24,15 @@ from reelmake.diskspace import DiskFull, full_disk_error, is_disk_full, join_byt
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
 from reelmake.fsutil import atomic_output, link_all
-from reelmake.plan import BUILD, NARRATION_CACHE, PREVIEW, Plan, narration_key, scene_folder, spec_path
+from reelmake.plan import (
+    BUILD,
+    NARRATION_CACHE,
+    Plan,
+    narration_key,
+    scene_folder,
+    scene_named,
+    spec_path,
+)
 
 if TYPE_CHECKING:  # jobs import their modules when they run: the workflow loads this file quickly
     from reelmake.aac import Window
@@ -73,10 +81,10 @@ def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
         if "after" in spec:  # a fade: as big as as many frames of the scene it leads into
             scene = _spec(spec_path(spec["after"]))
             needed = scene_bytes(scene, spec["frames"] / spec["fps"])
-            return full_disk_error(build, needed, f"the fade into {_scene_named(spec['after'])}")
+            return full_disk_error(build, needed, f"the fade into {scene_named(Path(), spec['after'])}")
         scene_hash = Path(paths["spec"]).stem
         seconds = scene_seconds(spec, scene_folder(scene_hash) / "timing.json")
-        return full_disk_error(build, scene_bytes(spec, seconds), _scene_named(scene_hash))
+        return full_disk_error(build, scene_bytes(spec, seconds), scene_named(Path(), scene_hash))
     if job is compose_final:
         composition = json.loads(Path(paths["composition"]).read_text(encoding="utf-8"))
         folders = [scene_folder(s["hash"]) for s in composition["scenes"]]
@@ -91,16 +99,6 @@ def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
         needed = sum(Path(p).stat().st_size for p in paths["staged"])
         return full_disk_error(build, needed, "publishing the video")
     return full_disk_error(build, 1_000_000, f"the step {job.__name__}")
-
-
-def _scene_named(scene_hash: str) -> str:
-    """'scene 3 'Title'' for a scene of the full render or of the preview."""
-    for composition in (BUILD / "composition.json", PREVIEW / "composition.json"):
-        if composition.is_file():
-            for scene in json.loads(composition.read_text(encoding="utf-8"))["scenes"]:
-                if scene["hash"] == scene_hash:
-                    return f"scene {scene['index']} {scene['title']!r}"
-    return f"scene {scene_hash}"
 
 
 def preload_voices(plan: Plan) -> None:

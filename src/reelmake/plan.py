@@ -91,6 +91,16 @@ class ScenePlan:
         return len(caption_texts(self.spec["narration"])) if burns_captions(self.spec) else 0
 
 
+def scene_named(project: Path, scene_hash: str) -> str:
+    """'scene 3 'Title'' for a scene of the project's full render or of its preview."""
+    for composition in (project / BUILD / "composition.json", project / PREVIEW / "composition.json"):
+        if composition.is_file():
+            for scene in json.loads(composition.read_text(encoding="utf-8"))["scenes"]:
+                if scene["hash"] == scene_hash:
+                    return f"scene {scene['index']} {scene['title']!r}"
+    return f"scene {scene_hash}"
+
+
 def burns_captions(spec: dict[str, Any]) -> bool:
     """Whether a scene's spec burns its captions into its frames."""
     return spec.get("captions") == "burn"

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from reelmake.diskspace import disk_full_line
+from reelmake.diskspace import MIN_FREE_BYTES, disk_full_line, full_disk_error, mentions_no_space
 from reelmake.errors import UserError
+from reelmake.plan import BUILD, scene_named
 from reelmake.processes import signal_children
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class WorkflowEvents(logging.Handler):
         ] = {}  # jobid -> (rule, scene hash, benchmark)
         self.last_finished: tuple[str, str | None] = ("", None)
         self.disk_full: str | None = None  # a job's full-disk message (reelmake.diskspace), if one failed so
+        self.first_failed: tuple[str, str | None] | None = None  # (rule, scene hash) of the first failed job
+        self.no_space = False  # Snakemake's own writes (its metadata, logs, benchmarks) found the disk full
 
     def emit(self, record: logging.LogRecord) -> None:
         event = str(getattr(record, "event", ""))
@@ -59,9 +62,23 @@ class WorkflowEvents(logging.Handler):
             self.job_finished(*self.last_finished, done=int(record.done), total=int(record.total))
         elif event == "error" and self.disk_full is None:
             self.disk_full = disk_full_line(record.getMessage())
+            self.no_space = self.no_space or mentions_no_space(record.getMessage())
         elif event == "job_error":
             rule, scene, _ = self.jobs.get(int(getattr(record, "jobid", -1)), ("", None, None))
-            self.job_failed(rule, scene)
+            self.failed_job(rule, scene)
+
+    def failed_job(self, rule: str, scene: str | None) -> None:
+        self.first_failed = self.first_failed or (rule, scene)
+        self.job_failed(rule, scene)
+
+    def full_disk_message(self, project: Path) -> str | None:
+        """The full-disk message of a failed render: a job's own, or, where Snakemake itself could not
+        write on the full disk, one naming the step it was finishing."""
+        if self.disk_full or not self.no_space:
+            return self.disk_full
+        rule, scene = self.first_failed or ("", None)
+        what = scene_named(project, scene) if scene else (f"the step {rule}" if rule else "the render")
+        return str(full_disk_error(project / BUILD, MIN_FREE_BYTES, what))
 
     def job_started(self, rule: str, scene: str | None) -> None:
         """A Snakemake job (rule, for a scene's hash or for the whole video) was scheduled."""
@@ -210,7 +227,8 @@ def render(
                 return _stopped(console, progress, bar.task)
             # Snakemake has already printed the failing job and its log
             progress.update(bar.task, description=f"[red]failed: {type(error).__name__}")
-            console.print(f"reelmake: {bar.disk_full or f'the render failed: {error}'}", markup=False)
+            full = bar.full_disk_message(project)
+            console.print(f"reelmake: {full or f'the render failed: {error}'}", markup=False)
             return 1
         progress.update(bar.task, description="done")
     return 0
@@ -245,6 +263,7 @@ class OutputReader:
         self.tail.append(line)
         if self.events.disk_full is None:
             self.events.disk_full = disk_full_line(line)
+            self.events.no_space = self.events.no_space or mentions_no_space(line)
         if self.report or "Error in " in line or line.startswith("Error executing "):
             self.report.append(line)
         if field := _JOB_FIELD.match(line.rstrip("\n")):
@@ -274,7 +293,7 @@ class OutputReader:
         jobid, rule = int(block["jobid"]), block["rule"]
         if self.failing:
             rule, scene, _ = self.events.jobs.get(jobid, (rule, None, None))
-            self.events.job_failed(rule, scene)
+            self.events.failed_job(rule, scene)
             return
         scene = found[1] if (found := re.search(r"hash=([0-9a-f]{16})", block.get("wildcards", ""))) else None
         self.events.job_info(jobid, rule, scene, block.get("benchmark"))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from conftest import Project
@@ -96,3 +97,38 @@ Shutting down, this might take some time.
     assert set(events.failed) == {("scene_clip", scene)}
     report = reader.error_report()
     assert report.startswith("    message: Error in group scene") and "slurm_logs/group_scene/7.log" in report
+
+
+def test_a_full_disk_met_by_snakemake_itself_is_reported_as_a_full_disk(tmp_path: Path) -> None:
+    """Snakemake's own writes (metadata, benchmarks) can be the ones that find the disk full: the report
+    then has no job's message, and the failure is still told as a full disk, naming the step's scene."""
+    from reelmake.render import OutputReader, WorkflowEvents
+
+    scene = "0123456789abcdef"
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "composition.json").write_text(
+        json.dumps({"scenes": [{"index": 1, "hash": scene, "title": "Noise"}]})
+    )
+    events = WorkflowEvents()
+    reader = OutputReader(events)
+    output = f"""rule scene_clip:
+    output: build/scenes/{scene}/clip.h264
+    jobid: 4
+    wildcards: hash={scene}
+
+Error in rule scene_clip:
+    message: None
+    jobid: 4
+    output: build/scenes/{scene}/clip.h264
+    wildcards: hash={scene}
+OSError: [Errno 28] No space left on device: '.snakemake/metadata/YnVpbGQ'
+"""
+    for line in output.splitlines(keepends=True):
+        reader.feed(line)
+    message = events.full_disk_message(tmp_path)
+    assert message is not None and message.startswith(f"the disk holding {tmp_path / 'build'} is full (")
+    assert message.endswith("for scene 1 'Noise'): free space and run again (`reelmake gc` lists rendered "
+                            "files the script no longer uses)")  # fmt: skip
+    quiet = WorkflowEvents()
+    OutputReader(quiet).feed("Error in rule scene_clip:\n")
+    assert quiet.full_disk_message(tmp_path) is None  # another failure is not called a full disk

@@ -36,8 +36,8 @@ class JsonEvents(WorkflowEvents):
 
     def failure(self, project: Path) -> str:
         """Which step failed, in words (a full disk's own message), naming no server path."""
-        if self.disk_full:
-            return without_folder(self.disk_full, project)
+        if full := self.full_disk_message(project):
+            return without_folder(full, project)
         if not self.failed:
             return "the render failed before any step ran (see the job log)"
         rule, scene = self.failed[0]
@@ -109,7 +109,7 @@ def _render_with_profile(
     if status == 0:
         return None
     sys.stderr.write(report)  # the job log keeps Snakemake's own report
-    if events.disk_full:
+    if events.full_disk_message(project):
         return events.failure(project)
     return "; ".join(failed_scenes(report, plan)) or events.failure(project)
 
