@@ -54,7 +54,8 @@ def test_the_service_renders_on_the_cluster(server: Server) -> None:
     scene_logs = {
         name: slurm_job for name, slurm_job in logs.items() if re.match(r"\w+/[0-9a-f]{16}\.log$", name)
     }
-    assert len(scene_logs) >= 8 and all(scene_logs.values()), logs  # every scene step ran in a SLURM job
+    # Two still scenes of three steps each (picture, narration, clip): every one ran in a SLURM job.
+    assert len(scene_logs) == 6 and all(scene_logs.values()), logs
     assert logs["compose.log"] is not None
     assert [e["done"] for e in events if e["type"] == "progress"][-1] == job["total"]
     assert job["resources"]["wall_s"] > 0
