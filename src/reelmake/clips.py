@@ -119,7 +119,8 @@ def video_args(
     title_layer = Overlay(title, 0, frames)
     shown = 0
     for overlay in (title_layer, *overlays):
-        box = visible_box(overlay.image)
+        with Image.open(overlay.image) as opened:
+            box = visible_box(opened)
         if box is None:
             continue
         left, top, right, bottom = box
@@ -138,11 +139,10 @@ def video_args(
     ]  # fmt: skip
 
 
-def visible_box(image: Path) -> tuple[int, int, int, int] | None:
-    """The box of an RGBA picture's visible pixels, on even coordinates (chroma has half the
+def visible_box(picture: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box of a picture's visible pixels (its alpha), on even coordinates (chroma has half the
     resolution); None if nothing shows."""
-    with Image.open(image) as opened:
-        visible = opened.convert("RGBA").getchannel("A").getbbox()
+    visible = picture.convert("RGBA").getchannel("A").getbbox()
     if visible is None:
         return None
     left, top, right, bottom = visible
@@ -158,8 +158,8 @@ def encode_keyframes(pictures: Sequence[Image.Image], fps: int, out: Path) -> li
     args = encoder_args(fps)
     # Every frame an IDR led by the parameter sets, each to be repeated on its own.
     args[args.index("-x264-params") + 1] += f":qpmax={KEYFRAME_QP_MAX}:repeat-headers=1"
-    piece = scratch_path(out, "keyframes")
-    try:
+
+    def encode(piece: Path) -> None:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps),
@@ -170,9 +170,8 @@ def encode_keyframes(pictures: Sequence[Image.Image], fps: int, out: Path) -> li
             what=f"encoding the pictures of {out}",
             time_limit_s=video_time_limit(len(pictures), width * height / 1e6),
         )  # fmt: skip
-        stream = with_skip_pps(piece.read_bytes())
-    finally:
-        piece.unlink(missing_ok=True)
+
+    stream = encoder_output(encode, out)
     keyframes = frames_of(stream)
     if len(keyframes) != len(pictures) or idr_frames(stream) != list(range(len(pictures))):
         raise RenderError(f"the encoder made {len(keyframes)} keyframes of {len(pictures)} pictures ({out})")
@@ -245,15 +244,20 @@ def render_video_clip(
     _encode_clip(encode, frames, out, record)
 
 
-def _encode_clip(encode: Callable[[Path], None], frames: int, out: Path, record: Path) -> None:
-    """Run ``encode`` into a scratch file, then write the segment and its record from it."""
+def encoder_output(encode: Callable[[Path], None], out: Path) -> bytes:
+    """What ``encode`` writes to a scratch file beside ``out``, with the skip frames' PPS added: every
+    encoded segment carries it, so that any segment joins any other."""
     piece = scratch_path(out, "piece")
     try:
         encode(piece)
-        stream = with_skip_pps(piece.read_bytes())
+        return with_skip_pps(piece.read_bytes())
     finally:
         piece.unlink(missing_ok=True)
-    write_segment(stream, frames, out, record)
+
+
+def _encode_clip(encode: Callable[[Path], None], frames: int, out: Path, record: Path) -> None:
+    """Run ``encode``, then write the segment and its record from what it made."""
+    write_segment(encoder_output(encode, out), frames, out, record)
 
 
 def write_segment(stream: bytes, frames: int, out: Path, record: Path) -> None:
@@ -301,7 +305,7 @@ def _layer(overlay: Overlay, size: tuple[int, int]) -> _Layer | None:
         rgba = opened.convert("RGBA")
     if rgba.size != size:
         raise ValueError(f"overlay {overlay.image} is {rgba.size}, not the frame's {size}")
-    box = visible_box(overlay.image)
+    box = visible_box(rgba)
     if box is None:
         return None
     pixels = np.asarray(rgba.crop(box))

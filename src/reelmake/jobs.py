@@ -28,6 +28,7 @@ from reelmake.plan import (
     BUILD,
     NARRATION_CACHE,
     Plan,
+    burns_captions,
     narration_key,
     scene_folder,
     scene_named,
@@ -279,7 +280,6 @@ def render_scene_clip(
     from reelmake.captions import SceneCaption
     from reelmake.clips import Overlay, caption_runs, render_moving_clip, render_still_clip, render_video_clip
     from reelmake.motion import Motion
-    from reelmake.plan import burns_captions
     from reelmake.visuals import burn_caption
 
     data = _spec(spec)

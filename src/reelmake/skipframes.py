@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from reelmake.bitstream import annexb_units
+
 SKIP_PPS_ID = 1
 _NAL_SPS, _NAL_PPS, _NAL_SLICE = 7, 8, 1
 # Skip frames are reference frames: pic_order_cnt_type 2 (x264's without B-frames) forbids two
@@ -184,8 +186,6 @@ def with_skip_pps(stream: bytes) -> bytes:
 
     Every segment carries the same parameter sets, so that any segment may be joined to any other.
     """
-    from reelmake.bitstream import annexb_units
-
     out = bytearray()
     layout: SequenceLayout | None = None
     for unit in annexb_units(stream):
@@ -193,15 +193,13 @@ def with_skip_pps(stream: bytes) -> bytes:
         if kind == _NAL_SPS:
             layout = SequenceLayout.parse(unit)
         out += START_CODE + unit
-        if kind == _NAL_PPS and layout is not None and START_CODE + unit != layout.skip_pps():
-            out += layout.skip_pps()
+        if kind == _NAL_PPS and layout is not None and (skip := layout.skip_pps()) != START_CODE + unit:
+            out += skip
     return bytes(out)
 
 
 def sequence_layout(stream: bytes) -> SequenceLayout:
     """The layout of the first SPS of an Annex B stream."""
-    from reelmake.bitstream import annexb_units
-
     sps = next((unit for unit in annexb_units(stream) if unit[0] & 0x1F == _NAL_SPS), None)
     if sps is None:
         raise ValueError("the stream has no sequence parameter set")

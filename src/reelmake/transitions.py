@@ -21,10 +21,15 @@ import av
 import numpy as np
 
 from reelmake.bitstream import first_frames, idr_frames, last_gop, parameter_sets
-from reelmake.clips import FRAME_TAGS, encoder_args, still_keyframe, still_segment, write_segment
+from reelmake.clips import (
+    FRAME_TAGS,
+    encoder_args,
+    encoder_output,
+    still_keyframe,
+    still_segment,
+    write_segment,
+)
 from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
-from reelmake.fsutil import scratch_path
-from reelmake.skipframes import with_skip_pps
 
 
 def fade_weights(frames: int) -> np.ndarray:
@@ -70,8 +75,7 @@ def render_fade(
         if count != encoded:
             raise RenderError(f"{after} decoded to {count} frames, not {encoded}")
 
-    piece = scratch_path(out, "piece")
-    try:
+    def encode(piece: Path) -> None:
         feed_ffmpeg(
             [
                 "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", str(fps),
@@ -82,11 +86,10 @@ def render_fade(
             # Each frame is decoded, blended and encoded.
             time_limit_s=video_time_limit(encoded, 3 * width * height / 1e6),
         )  # fmt: skip
-        segment = with_skip_pps(piece.read_bytes())
-        if keyframe is not None and length > fade:
-            segment += still_segment(keyframe, length - fade, fps)
-    finally:
-        piece.unlink(missing_ok=True)
+
+    segment = encoder_output(encode, out)
+    if keyframe is not None and length > fade:
+        segment += still_segment(keyframe, length - fade, fps)
     # Equal parameter sets make the fade, and the clip played on from its keyframe, one stream.
     if parameter_sets(segment) != parameter_sets(after_stream):
         raise RenderError(f"{out} was encoded with other stream parameters than {after}; cannot join them")

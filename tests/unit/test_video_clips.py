@@ -44,9 +44,9 @@ def rgb_frames(segment: Path) -> list[np.ndarray]:
 
 
 def test_visible_box_is_even_aligned_and_none_when_transparent(tmp_path: Path) -> None:
-    assert visible_box(band(tmp_path / "a.png", (11, 21, 50, 61), TITLE_RGB)) == (10, 20, 50, 62)
-    Image.new("RGBA", SIZE, (255, 0, 0, 0)).save(tmp_path / "empty.png")
-    assert visible_box(tmp_path / "empty.png") is None
+    with Image.open(band(tmp_path / "a.png", (11, 21, 50, 61), TITLE_RGB)) as picture:
+        assert visible_box(picture) == (10, 20, 50, 62)
+    assert visible_box(Image.new("RGBA", SIZE, (255, 0, 0, 0))) is None
 
 
 def test_title_and_cue_keep_their_colours_over_the_clip(tmp_path: Path) -> None:

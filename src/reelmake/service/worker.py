@@ -32,15 +32,14 @@ class JsonEvents(WorkflowEvents):
     def __init__(self, out: TextIO) -> None:
         super().__init__()
         self.out = out
-        self.failed: list[tuple[str, str | None]] = []
 
     def failure(self, project: Path) -> str:
         """Which step failed, in words (a full disk's own message), naming no server path."""
         if full := self.full_disk_message(project):
             return without_folder(full, project)
-        if not self.failed:
+        if self.first_failed is None:
             return "the render failed before any step ran (see the job log)"
-        rule, scene = self.failed[0]
+        rule, scene = self.first_failed
         return f"step '{rule}'" + (f" of scene {scene[:8]}" if scene else "") + " failed (see the job log)"
 
     def send(self, message: dict[str, Any]) -> None:
@@ -64,7 +63,6 @@ class JsonEvents(WorkflowEvents):
         )
 
     def job_failed(self, rule: str, scene: str | None) -> None:
-        self.failed.append((rule, scene))
         self.send({"type": "scene_failed", "stage": rule, "scene": scene})
 
     def resources(self, project: Path) -> dict[str, float]:
