@@ -1,4 +1,4 @@
-"""The `reelmake` command: new, check, render, gc, probe, serve."""
+"""The `reelmake` command: new, check, render, watch, gc, probe, serve."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         help="render with this Snakemake profile, e.g. profiles/slurm (relative to the project folder)",
     )
     render.set_defaults(run=cmd_render)
+
+    watch = commands.add_parser(
+        "watch", help="render, then render again each time a file of the project changes (Ctrl-C stops)"
+    )
+    watch.add_argument("path", type=Path, nargs="?", default=Path("."))
+    watch.add_argument("--cores", type=int, default=0, help="CPU cores to use (default: all)")
+    watch.add_argument("--preview", action="store_true", help="quick low-resolution renders (build/preview/)")
+    watch.set_defaults(run=cmd_watch)
 
     gc = commands.add_parser("gc", help="show (then with --yes delete) rendered files no longer needed")
     gc.add_argument("path", type=Path, nargs="?", default=Path("."), help="a project folder")
@@ -132,6 +140,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     if status == 0 and not args.dry_run:
         print(project / plan.output_dir / "final.mp4")
     return status
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from reelmake.watch import watch
+
+    project = args.path.resolve()
+    if not (project / "Snakefile").is_file():
+        raise UserError(f"{project} is not a reelmake project (no Snakefile); `reelmake new` makes one.")
+    return watch(project, {"preview": True} if args.preview else {}, cores=args.cores or None)
 
 
 def cmd_gc(args: argparse.Namespace) -> int:

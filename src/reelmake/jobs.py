@@ -102,14 +102,15 @@ def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
     return full_disk_error(build, 1_000_000, f"the step {job.__name__}")
 
 
-def preload_voices(plan: Plan) -> None:
-    """Start loading the voice (about a second) while Snakemake builds its DAG, if a narration is due."""
+def preload_voices(plan: Plan, *, due_only: bool = True) -> None:
+    """Start loading the voice (about a second) while Snakemake builds its DAG, if a narration is due
+    (or, not ``due_only``, for every scene that speaks: `reelmake watch` keeps it for the next edit)."""
     from reelmake.speech import engine_for
 
     due = {
         (s.spec["speech"]["voice"], s.spec["speech"]["speed"])
         for s in plan.scenes
-        if "speech" in s.spec and not (plan.project / s.folder / "timing.json").exists()
+        if "speech" in s.spec and not (due_only and (plan.project / s.folder / "timing.json").exists())
     }
     for voice, speed in due:
         threading.Thread(target=engine_for, args=(voice, speed), name=f"preload-{voice}").start()

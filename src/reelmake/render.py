@@ -143,7 +143,7 @@ def run_workflow(
     from reelmake.lock import project_lock
 
     locked = contextlib.nullcontext() if dry_run else project_lock(project)
-    with locked, SnakemakeApi(OutputSettings(show_failed_logs=True, dryrun=dry_run)) as api:
+    with locked, _sigterm_kept(), SnakemakeApi(OutputSettings(show_failed_logs=True, dryrun=dry_run)) as api:
         snakemake_log = logging.getLogger("snakemake.logging")
         for console_handler in snakemake_log.handlers:
             # The caller's progress display replaces Snakemake's per-job chatter; warnings and errors print.
@@ -171,10 +171,25 @@ def run_workflow(
             snakemake_log.removeHandler(events)
 
 
-def _progress(console: Console) -> Progress:
-    """The bar both ways of rendering show: the current step, the bar, done/total, elapsed time."""
+@contextlib.contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """Snakemake's scheduler sets its own SIGTERM handler (finish the running jobs, then stop) and leaves
+    it set after the run: a process that goes on (`reelmake watch`) would then ignore SIGTERM for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread sets handlers (Snakemake then leaves SIGTERM alone too)
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _progress(console: Console, *, transient: bool = False) -> Progress:
+    """The bar both ways of rendering show: the current step, the bar, done/total, elapsed time
+    (``transient``: cleared when the render ends, as `reelmake watch` reports each render in a line)."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=console, transient=False)
+    return Progress(*columns, console=console, transient=transient)
 
 
 @contextlib.contextmanager
@@ -209,14 +224,19 @@ def _stopped(console: Console, progress: Progress, task: TaskID) -> int:
 
 
 def render(
-    project: Path, config: dict[str, Any] | None = None, *, cores: int | None = None, dry_run: bool = False
+    project: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    cores: int | None = None,
+    dry_run: bool = False,
+    transient: bool = False,
 ) -> int:
     """Build the project's video (``config`` as `snakemake --config`); returns the exit status, 0 if done.
 
     Ctrl-C stops it within seconds with one line and status 130; the scenes already rendered are kept.
     """
     console = Console(stderr=True)
-    with _progress(console) as progress, _stop_on_interrupt(here=True) as interrupted:
+    with _progress(console, transient=transient) as progress, _stop_on_interrupt(here=True) as interrupted:
         bar = _ProgressBar(progress)
         try:
             run_workflow(project, bar, config, cores=cores, dry_run=dry_run)

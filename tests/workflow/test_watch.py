@@ -1,0 +1,112 @@
+"""`reelmake watch`: one process renders, then re-renders after each saved change, until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Project
+
+from reelmake.lock import project_lock
+
+SCENES = {"One": "The first scene speaks.", "Two": "The second scene speaks.", "Three": "The third one."}
+
+
+def script(scenes: dict[str, str]) -> str:
+    return "# Watched\n\n" + "".join(f"## {title}\n{text}\n\n" for title, text in scenes.items())
+
+
+class Watcher:
+    """`reelmake watch` on a project, its stdout read line by line."""
+
+    def __init__(self, project: Project, stderr: Path) -> None:
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        self.stderr = stderr
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reelmake.cli", "watch", "--cores", "2", str(project.path)],
+            stdout=subprocess.PIPE, stderr=stderr.open("w"), text=True, env=env,
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_render(self, timeout: float = 180) -> str:
+        """The next line that reports a render (rendered, up to date, or not rendered)."""
+        while True:
+            line = self.lines.get(timeout=timeout)
+            if line.startswith("["):
+                return line
+
+
+@pytest.fixture
+def watched(new_project: Callable[..., Project], tmp_path: Path) -> Iterator[tuple[Project, Watcher]]:
+    project = new_project(script(SCENES))
+    watcher = Watcher(project, tmp_path / "watch.err")
+    yield project, watcher
+    if watcher.process.poll() is None:
+        watcher.process.kill()
+        watcher.process.wait()
+
+
+def scene_hashes(project: Project) -> list[str]:
+    return [s["hash"] for s in project.manifest()["scenes"]]
+
+
+def test_watch_renders_each_saved_edit_and_only_what_it_changed(watched: tuple[Project, Watcher]) -> None:
+    project, watcher = watched
+    first = watcher.next_render()
+    assert "build/final.mp4 rendered in" in first and "(first render)" in first, first
+    hashes, files = scene_hashes(project), project.scene_files()
+    # Between renders the project is not locked: `snakemake` or `reelmake render` may run.
+    with project_lock(project.path):
+        pass
+
+    project.write_script(script({**SCENES, "Two": "The second scene says something new."}))
+    line = watcher.next_render()
+    assert "build/final.mp4 rendered in" in line and "(script.md changed)" in line, line
+    edited = scene_hashes(project)
+    assert edited[0] == hashes[0] and edited[2] == hashes[2] and edited[1] != hashes[1]
+    after = project.scene_files()
+    assert {p: t for p, t in after.items() if hashes[1] not in p and edited[1] not in p} == {
+        p: t for p, t in files.items() if hashes[1] not in p
+    }  # no other scene's file was written again
+    assert any(edited[1] in p for p in after)
+    spoken = json.loads((project.path / "build/scenes" / edited[1] / "timing.json").read_text())
+    assert spoken["cues"][0]["text"] == "The second scene says something new."
+
+    # A mistake is reported and the watch goes on; fixing it renders again.
+    video = (project.path / "build/final.mp4").read_bytes()
+    project.write_script(script(SCENES) + "## Four\n![a photo](assets/missing.png)\nIt is missing.\n")
+    line = watcher.next_render()
+    assert "not rendered" in line, line
+    errors = watcher.stderr.read_text()
+    assert "reelmake: error:" in errors and "missing.png" in errors and "Traceback" not in errors
+    assert (project.path / "build/final.mp4").read_bytes() == video
+    project.write_script(script(SCENES))
+    line = watcher.next_render()
+    assert "build/final.mp4 rendered in" in line, line
+    assert scene_hashes(project) == hashes  # the first render's scenes, joined again, none re-rendered
+
+    watcher.process.send_signal(signal.SIGINT)
+    assert watcher.process.wait(timeout=30) == 130
+    assert "stopped watching" in watcher.stderr.read_text()
+
+
+def test_watch_ends_on_sigterm_after_a_render(watched: tuple[Project, Watcher]) -> None:
+    """Snakemake's scheduler sets its own SIGTERM handler and leaves it: it must not outlive the render."""
+    _, watcher = watched
+    assert "rendered in" in watcher.next_render()
+    watcher.process.send_signal(signal.SIGTERM)
+    assert watcher.process.wait(timeout=30) == -signal.SIGTERM
