@@ -1,7 +1,8 @@
 """`make bench`: reelmake's speed and quality figures, measured in one run on this machine.
 
 Generates a project (bench_project.py, still pictures), renders it cold, then times a no-op run, a
-narration edit, an image replacement, a reorder, a revert and the join alone; reads Snakemake's per-rule
+narration edit, an image replacement, a reorder, a revert and the join alone, then the same changes through
+`reelmake watch` (one resident process) on an unrendered copy; reads Snakemake's per-rule
 benchmark files; counts process launches (strace, in a separate untimed render of a copy); measures TTS
 speed, output bitrate, MoviePy composing the same scenes (comparator.py) and the quality of the result
 (quality.py); it re-renders the photos with Ken Burns motion and compares their video's cost with
@@ -12,10 +13,12 @@ Writes benchmarks/results/<UTC time>-<scenes>x<height>.json and prints the figur
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import os
 import platform
+import queue
 import re
 import shutil
 import subprocess
@@ -25,7 +28,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -40,6 +43,7 @@ from bench_project import BenchProject
 
 from reelmake.probe import probe
 from reelmake.service.loadtest import LoadPlan, run_load, spawn_server
+from reelmake.watch import WatchProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GIB = 1024**3
@@ -367,14 +371,13 @@ def cold_figures(build: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"rules": rules, "output": output_figures(build / "final.mp4"), "tts": tts}
 
 
-def incremental_steps(
-    project: BenchProject, steps: dict[str, Any], cores: int, full: float
-) -> dict[str, str]:
-    """Time the runs after the cold render, each after its change; returns which scenes were changed."""
+def edits(project: BenchProject) -> tuple[dict[str, Callable[[], None]], dict[str, str]]:
+    """The timed changes, in order (edit a narration, replace an image, swap two scenes, revert the edit),
+    and which scenes they touch."""
     edit, photo, swap = pick_scenes(project)
     edited, replaced = project.scenes[edit], project.scenes[photo]
     original = edited.sentences[1]
-    changes = {"narration_edited": edited.title, "image_replaced": replaced.title,
+    touched = {"narration_edited": edited.title, "image_replaced": replaced.title,
                "swapped": f"{project.scenes[swap].title} <-> {project.scenes[swap + 1].title}"}  # fmt: skip
 
     def closing(text: str) -> Callable[[], None]:
@@ -391,16 +394,72 @@ def incremental_steps(
     def new_image() -> None:
         bench_project.replace_photo(project, replaced, seed=1000 + photo)
 
+    changes = {
+        "edit_narration": closing(bench_project.EDITED_CLOSING),
+        "replace_image": new_image,
+        "reorder": swap_two,
+        "revert_narration": closing(original),
+    }
+    return changes, touched
+
+
+def incremental_steps(
+    project: BenchProject, steps: dict[str, Any], cores: int, full: float
+) -> dict[str, str]:
+    """Time the runs after the cold render, each after its change; returns which scenes were changed."""
+    changes, touched = edits(project)
+
     def step(change: Callable[[], None], *extra: str) -> dict[str, Any]:
         return timed_step(project, change, *extra, cores=cores, full_s=full)
 
     steps["noop"] = step(lambda: None)
-    steps["edit_narration"] = step(closing(bench_project.EDITED_CLOSING))
-    steps["replace_image"] = step(new_image)
-    steps["reorder"] = step(swap_two)
-    steps["revert_narration"] = step(closing(original))
+    for name, change in changes.items():
+        steps[name] = step(change)
     steps["compose_only"] = step(lambda: None, "--forcerun", "compose")
-    return changes
+    return touched
+
+
+def watched_render(watcher: WatchProcess) -> str:
+    """Wait for the watcher's next render; BenchError unless it rendered the video."""
+    try:
+        line = watcher.next_render(timeout=600)
+    except queue.Empty:
+        raise BenchError("reelmake watch reported no render in 600 s") from None
+    if "rendered in" not in line:
+        raise BenchError(f"reelmake watch: {line}\n{error_excerpt(watcher.stderr.read_text())}")
+    return line
+
+
+def watch_steps(project: BenchProject, cores: int, log: Path) -> dict[str, Any]:
+    """The same changes through `reelmake watch` on an unrendered copy: its first render (timed from the
+    command's start, so it pays Snakemake's and the voice's loading once) is the full render the edits
+    are compared with; each edit is timed from the save to the watcher's line (its polling included)."""
+    changes, _ = edits(project)
+    steps: dict[str, Any] = {}
+    started = time.perf_counter()
+    watcher = WatchProcess(project.path, log, cores=cores)
+    try:
+        watched_render(watcher)
+        full = time.perf_counter() - started
+        steps["cold"] = {"wall_s": round(full, 3), "ratio_to_full": 1.0, **check_output(project)}
+        for name, change in changes.items():
+            before = scene_files(project.path)
+            started = time.perf_counter()
+            change()
+            line = watched_render(watcher)
+            wall = time.perf_counter() - started
+            changed = rerendered(before, scene_files(project.path))
+            steps[name] = {
+                "wall_s": round(wall, 3),
+                "ratio_to_full": round(wall / full, 4),
+                "scenes_rerendered": len(changed),
+                "rerendered_hashes": changed,
+                "line": line,
+                **check_output(project),
+            }
+    finally:
+        watcher.stop()
+    return {"steps": steps, "measured_on": "an unrendered copy of the bench project, after the timed steps"}
 
 
 def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
@@ -411,6 +470,7 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     )
     pristine = work / "pristine"
     shutil.copytree(project.path, pristine)
+    generated = copy.deepcopy(project)
     clip_titles = {s.title for s in project.scenes if s.kind == "video"}
     sentences = [s for scene in project.scenes for s in scene.sentences]
     steps: dict[str, Any] = {}
@@ -443,6 +503,8 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
             "a copy of the bench project after the timed steps (narration in build/cache/narration)",
         )
     )  # fmt: skip
+    watched = watch_copy(generated, pristine, work)
+    result["watch"] = optional(lambda: watch_steps(watched, args.cores, work / "watch.log"))
     result["load"]["after_timed_steps"] = load_now()
 
     result["quality"] = optional(lambda: measure_quality(build, manifest, clip_titles, args.fps))
@@ -458,6 +520,13 @@ def run_bench(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> N
     no_load = {"note": "skipped: --no-load"}
     result["service_load"] = optional(lambda: measure_service_load(work) if args.service_load else no_load)
     result["load"]["after"] = load_now()
+
+
+def watch_copy(generated: BenchProject, pristine: Path, work: Path) -> BenchProject:
+    """An unrendered copy of the bench project as ``generated`` (before the timed steps changed it)."""
+    folder = work / "watch"
+    shutil.copytree(pristine, folder)
+    return replace(copy.deepcopy(generated), path=folder)
 
 
 def measure_service_load(work: Path) -> dict[str, Any]:
@@ -623,8 +692,10 @@ def targets(result: dict[str, Any], fps: int) -> list[dict[str, Any]]:
     def add(figure: str, value: str, target: str, met: bool | None) -> None:
         rows.append({"figure": figure, "value": value, "target": target, "met": met})
 
-    def step_row(name: str, figure: str, limit: float, scenes: int | None) -> None:
-        step = steps.get(name)
+    def step_row(
+        name: str, figure: str, limit: float, scenes: int | None, timed: dict[str, Any] = steps
+    ) -> None:
+        step = timed.get(name)
         if not step:
             return add(figure, "n/a", f"≤ {limit}", None)
         ok = step["ratio_to_full"] <= limit and step["valid"]
@@ -647,6 +718,19 @@ def targets(result: dict[str, Any], fps: int) -> list[dict[str, Any]]:
     step_row("replace_image", "replace image ÷ full", 0.08, None)
     step_row("reorder", "reorder ÷ full", 0.05, 0)
     step_row("revert_narration", "revert edit ÷ full", 0.05, 0)
+    # The same changes through `reelmake watch`, against its own first (cold) render.
+    watched = result.get("watch", {}).get("steps", {})
+    if "cold" in watched:
+        add(
+            "`reelmake watch`: first render (from the command's start)",
+            f"{watched['cold']['wall_s']:.2f} s",
+            "—",
+            None,
+        )
+    step_row("edit_narration", "`reelmake watch`: edit narration ÷ its first render", 0.08, None, watched)
+    step_row("replace_image", "`reelmake watch`: replace image ÷ its first render", 0.08, None, watched)
+    step_row("reorder", "`reelmake watch`: reorder ÷ its first render", 0.05, 0, watched)
+    step_row("revert_narration", "`reelmake watch`: revert edit ÷ its first render", 0.05, 0, watched)
     comp = result.get("composition", {})
     rule_s = comp.get("rule_s")
     add(

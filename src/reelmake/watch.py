@@ -12,8 +12,11 @@ the same outputs, and the project's lock is held only while a render runs, so `s
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -134,3 +137,38 @@ def watch(
     except KeyboardInterrupt:
         print("reelmake: stopped watching", file=sys.stderr)
         return 128 + signal.SIGINT
+
+
+class WatchProcess:
+    """`reelmake watch` as a child process whose render lines are read as they come: how the benchmark
+    and the tests drive it, as a user's terminal would."""
+
+    def __init__(self, project: Path, stderr: Path, *, cores: int = 2) -> None:
+        command = [sys.executable, "-m", "reelmake.cli", "watch", "--cores", str(cores), str(project)]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        self.stderr = stderr
+        with stderr.open("w") as errors:
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env
+            )
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+
+    def next_render(self, timeout: float = 300) -> str:
+        """The next line that reports a render: rendered, up to date, or not rendered (queue.Empty if none
+        comes within ``timeout`` seconds)."""
+        while True:
+            line = self._lines.get(timeout=timeout)
+            if line.startswith("["):
+                return line
+
+    def stop(self) -> None:
+        """End it (SIGTERM) and wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)

@@ -49,6 +49,12 @@ def test_timed_steps(result: dict) -> None:
     assert steps["reorder"]["scenes_rerendered"] == 0
     assert steps["revert_narration"]["scenes_rerendered"] == 0
     assert steps["compose_only"]["scenes_rerendered"] == 0
+    edits = ("edit_narration", "replace_image", "reorder", "revert_narration")
+    watched = result["watch"].get("steps", {})  # the same changes through `reelmake watch`
+    assert set(watched) == {"cold", *edits}, result["watch"]
+    for name, step in watched.items():
+        assert step["valid"] and step["wall_s"] > 0, (name, step)
+    assert [watched[name]["scenes_rerendered"] for name in edits] == [1, 1, 0, 0]
     comp = result["composition"]
     assert comp["run_wall_s"] > 0 and comp["rule_s"] > 0 and comp["manifest_composition_s"] > 0
 

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +11,7 @@ import pytest
 from conftest import Project
 
 from reelmake.lock import project_lock
+from reelmake.watch import WatchProcess
 
 SCENES = {"One": "The first scene speaks.", "Two": "The second scene speaks.", "Three": "The third one."}
 
@@ -24,47 +20,21 @@ def script(scenes: dict[str, str]) -> str:
     return "# Watched\n\n" + "".join(f"## {title}\n{text}\n\n" for title, text in scenes.items())
 
 
-class Watcher:
-    """`reelmake watch` on a project, its stdout read line by line."""
-
-    def __init__(self, project: Project, stderr: Path) -> None:
-        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        self.stderr = stderr
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "reelmake.cli", "watch", "--cores", "2", str(project.path)],
-            stdout=subprocess.PIPE, stderr=stderr.open("w"), text=True, env=env,
-        )  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def next_render(self, timeout: float = 180) -> str:
-        """The next line that reports a render (rendered, up to date, or not rendered)."""
-        while True:
-            line = self.lines.get(timeout=timeout)
-            if line.startswith("["):
-                return line
-
-
 @pytest.fixture
-def watched(new_project: Callable[..., Project], tmp_path: Path) -> Iterator[tuple[Project, Watcher]]:
+def watched(new_project: Callable[..., Project], tmp_path: Path) -> Iterator[tuple[Project, WatchProcess]]:
     project = new_project(script(SCENES))
-    watcher = Watcher(project, tmp_path / "watch.err")
+    watcher = WatchProcess(project.path, tmp_path / "watch.err")
     yield project, watcher
-    if watcher.process.poll() is None:
-        watcher.process.kill()
-        watcher.process.wait()
+    watcher.stop()
 
 
 def scene_hashes(project: Project) -> list[str]:
     return [s["hash"] for s in project.manifest()["scenes"]]
 
 
-def test_watch_renders_each_saved_edit_and_only_what_it_changed(watched: tuple[Project, Watcher]) -> None:
+def test_watch_renders_each_saved_edit_and_only_what_it_changed(
+    watched: tuple[Project, WatchProcess],
+) -> None:
     project, watcher = watched
     first = watcher.next_render()
     assert "build/final.mp4 rendered in" in first and "(first render)" in first, first
@@ -104,7 +74,7 @@ def test_watch_renders_each_saved_edit_and_only_what_it_changed(watched: tuple[P
     assert "stopped watching" in watcher.stderr.read_text()
 
 
-def test_watch_ends_on_sigterm_after_a_render(watched: tuple[Project, Watcher]) -> None:
+def test_watch_ends_on_sigterm_after_a_render(watched: tuple[Project, WatchProcess]) -> None:
     """Snakemake's scheduler sets its own SIGTERM handler and leaves it: it must not outlive the render."""
     _, watcher = watched
     assert "rendered in" in watcher.next_render()
