@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from reelmake.errors import UserError
 from reelmake.plan import BUILD, plan_project
 
-POLL_S = 0.1  # how often the project's files are looked at
+POLL_S = 0.05  # how often the project's files are looked at
 # What renders write, and hidden files (editors' swap and backup files, .snakemake): never inputs.
 NOT_WATCHED = {str(BUILD), "logs"}
 

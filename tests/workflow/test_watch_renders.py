@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -80,3 +81,17 @@ def test_watch_ends_on_sigterm_after_a_render(watched: tuple[Project, WatchProce
     assert "rendered in" in watcher.next_render()
     watcher.process.send_signal(signal.SIGTERM)
     assert watcher.process.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_ctrl_c_during_a_watched_render_stops_it_in_one_line(watched: tuple[Project, WatchProcess]) -> None:
+    project, watcher = watched
+    logs = project.path / "logs"
+    deadline = time.monotonic() + 120
+    while not (logs.is_dir() and any(logs.rglob("*.log"))):  # the first render's jobs have started
+        assert time.monotonic() < deadline and watcher.process.poll() is None, watcher.stderr.read_text()
+        time.sleep(0.02)
+    watcher.process.send_signal(signal.SIGINT)
+    assert watcher.process.wait(timeout=60) == 130
+    errors = watcher.stderr.read_text()
+    assert "reelmake: stopped (Ctrl-C)" in errors and "Traceback" not in errors, errors
+    assert not (project.path / "build/final.mp4").exists()
