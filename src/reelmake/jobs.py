@@ -102,17 +102,27 @@ def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
     return full_disk_error(build, 1_000_000, f"the step {job.__name__}")
 
 
-def preload_voices(plan: Plan, *, due_only: bool = True) -> None:
-    """Start loading the voice (about a second) while Snakemake builds its DAG, if a narration is due
-    (or, not ``due_only``, for every scene that speaks: `reelmake watch` keeps it for the next edit)."""
-    from reelmake.speech import engine_for
+def voices_due(plan: Plan, *, due_only: bool = True) -> set[tuple[str, float]]:
+    """The (voice, speed) of every narration due: neither made for its scene nor in the narration cache
+    (a preview after a full render speaks nothing). Not ``due_only``: of every scene that speaks."""
 
-    due = {
+    def made(spec: dict[str, Any], folder: Path) -> bool:
+        cached = plan.project / NARRATION_CACHE / narration_key(spec) / "timing.json"
+        return (plan.project / folder / "timing.json").exists() or cached.exists()
+
+    return {
         (s.spec["speech"]["voice"], s.spec["speech"]["speed"])
         for s in plan.scenes
-        if "speech" in s.spec and not (due_only and (plan.project / s.folder / "timing.json").exists())
+        if "speech" in s.spec and not (due_only and made(s.spec, s.folder))
     }
-    for voice, speed in due:
+
+
+def preload_voices(plan: Plan, *, due_only: bool = True) -> None:
+    """Start loading the voices due (about a second each) while Snakemake builds its DAG (see voices_due;
+    `reelmake watch` loads every voice of the script, for the next edit)."""
+    from reelmake.speech import engine_for
+
+    for voice, speed in voices_due(plan, due_only=due_only):
         threading.Thread(target=engine_for, args=(voice, speed), name=f"preload-{voice}").start()
 
 

@@ -231,3 +231,31 @@ def test_the_narration_key_ignores_the_picture() -> None:
     for sound in ({"narration": "Hi."}, {"fps": 25}, {"speech": {"voice": "heart", "speed": 1.2}},
                   {"min_duration_s": 3.0}, {"voice_file": {"sha256": "c"}}, {"renderer": "r2"}):  # fmt: skip
         assert narration_key({**spec, **sound}) != key, sound
+
+
+def test_a_voice_is_due_only_for_a_narration_neither_made_nor_cached(project: Path) -> None:
+    from reelmake.jobs import voices_due
+    from reelmake.plan import NARRATION_CACHE, narration_key
+
+    (project / "config.yaml").write_text(yaml.safe_dump({"width": 1280, "height": 720}))  # over preview size
+    plan = plan_project(project)
+    voice = {(plan.scenes[0].spec["speech"]["voice"], plan.scenes[0].spec["speech"]["speed"])}
+    assert voices_due(plan) == voice
+    for scene in plan.scenes[:2]:  # made for the scene
+        (project / scene.folder).mkdir(parents=True)
+        (project / scene.folder / "timing.json").write_text("{}")
+    assert voices_due(plan) == voice
+    cached = project / NARRATION_CACHE / narration_key(plan.scenes[2].spec)  # e.g. by a full render
+    cached.mkdir(parents=True)
+    (cached / "timing.json").write_text("{}")
+    assert voices_due(plan) == set()
+    assert voices_due(plan, due_only=False) == voice  # `reelmake watch` loads it for the next edit
+    # A preview's scenes have folders of their own, and the full render's narrations in the cache.
+    preview = plan_project(project, {"preview": True})
+    assert {s.folder for s in preview.scenes}.isdisjoint(s.folder for s in plan.scenes)
+    assert voices_due(preview) == voice
+    for scene in plan.scenes[:2]:
+        cached = project / NARRATION_CACHE / narration_key(scene.spec)
+        cached.mkdir(parents=True)
+        (cached / "timing.json").write_text("{}")
+    assert voices_due(preview) == set()
