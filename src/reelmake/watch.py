@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reelmake.errors import UserError
+from reelmake.lock import ProjectBusy, ensure_free
 from reelmake.plan import BUILD, plan_project
 
 POLL_S = 0.05  # how often the project's files are looked at
 # What renders write, and hidden files (editors' swap and backup files, .snakemake): never inputs.
 NOT_WATCHED = {str(BUILD), "logs"}
 
+BUSY = 75  # render_once's status when another process renders the project (EX_TEMPFAIL)
 # A file's modification time (ns) and size, by its path in the project.
 Snapshot = dict[str, tuple[int, int]]
 
@@ -57,11 +59,19 @@ def changed_files(before: Snapshot, after: Snapshot) -> list[str]:
     return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
 
 
-def wait_for_change(project: Path, seen: Snapshot, sleep: Callable[[float], None] = time.sleep) -> Snapshot:
+def wait_for_change(
+    project: Path,
+    seen: Snapshot,
+    sleep: Callable[[float], None] = time.sleep,
+    until: Callable[[], bool] = lambda: False,
+) -> Snapshot:
     """Block until the project's files differ from ``seen`` and then hold still for one poll (a file still
-    being copied in would otherwise be rendered half-written); returns the settled snapshot."""
+    being copied in would otherwise be rendered half-written), or until ``until()``; returns the settled
+    snapshot (``seen`` if ``until`` ended the wait first)."""
     current = seen
     while current == seen:
+        if until():
+            return seen
         sleep(POLL_S)
         current = snapshot(project)
     while True:
@@ -72,6 +82,14 @@ def wait_for_change(project: Path, seen: Snapshot, sleep: Callable[[float], None
         current = settled
 
 
+def _lock_free(project: Path) -> bool:
+    try:
+        ensure_free(project)
+    except ProjectBusy:
+        return False
+    return True
+
+
 def _mtime(path: Path) -> int | None:
     try:
         return path.stat().st_mtime_ns
@@ -80,8 +98,6 @@ def _mtime(path: Path) -> int | None:
 
 
 def _why(changed: list[str]) -> str:
-    if not changed:
-        return "first render"
     shown = ", ".join(changed[:3])
     return f"{shown} and {len(changed) - 3} more changed" if len(changed) > 3 else f"{shown} changed"
 
@@ -100,6 +116,9 @@ def render_once(project: Path, config: dict[str, Any], cores: int | None, out: T
         before = _mtime(video)
         status = render(project, config, cores=cores, transient=True)
         preload_voices(plan, due_only=False)  # loaded while the user edits, not in the next render
+    except ProjectBusy as error:  # rendered by another process: this one renders when it has finished
+        print(f"reelmake: {error}", file=sys.stderr)
+        status, before, video = BUSY, None, None
     except UserError as error:  # a mistake in the script or an asset: say it, and wait for the fix
         print(f"reelmake: error: {error}", file=sys.stderr)
         status, before, video = 1, None, None
@@ -111,6 +130,8 @@ def render_once(project: Path, config: dict[str, Any], cores: int | None, out: T
         outcome = f"{video.relative_to(project)} rendered in {seconds:.2f} s"
     elif status == 0:
         outcome = f"up to date ({seconds:.2f} s)"
+    elif status == BUSY:
+        outcome = "not rendered: another process is rendering the project; rendering again when it ends"
     else:
         outcome = "not rendered (see above)"
     if status != 128 + signal.SIGINT:
@@ -124,16 +145,21 @@ def watch(
     """Render now and after every change until Ctrl-C; returns 130 (stopped by Ctrl-C, as shells report)."""
     print(f"watching {project} (Ctrl-C to stop)", file=out, flush=True)
     seen = snapshot(project)
-    changed: list[str] = []
+    why = "first render"
     try:
         while True:
-            if render_once(project, config, cores, out, _why(changed)) == 128 + signal.SIGINT:
-                return 128 + signal.SIGINT
-            # A change saved during the render renders again at once; otherwise wait for one.
+            status = render_once(project, config, cores, out, why)
+            if status == 128 + signal.SIGINT:
+                return status
+            # A change saved during the render renders again at once; otherwise wait for one (or, while
+            # another process renders the project, for that render to end).
             current = snapshot(project)
             if current == seen:
-                current = wait_for_change(project, seen)
-            changed, seen = changed_files(seen, current), current
+                until = (lambda: _lock_free(project)) if status == BUSY else (lambda: False)
+                current = wait_for_change(project, seen, until=until)
+            changed = changed_files(seen, current)
+            why = _why(changed) if changed else "the other render has ended"
+            seen = current
     except KeyboardInterrupt:
         print("reelmake: stopped watching", file=sys.stderr)
         return 128 + signal.SIGINT

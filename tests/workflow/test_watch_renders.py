@@ -75,12 +75,27 @@ def test_watch_renders_each_saved_edit_and_only_what_it_changed(
     assert "stopped watching" in watcher.stderr.read_text()
 
 
-def test_watch_ends_on_sigterm_after_a_render(watched: tuple[Project, WatchProcess]) -> None:
-    """Snakemake's scheduler sets its own SIGTERM handler and leaves it: it must not outlive the render."""
-    _, watcher = watched
-    assert "rendered in" in watcher.next_render()
-    watcher.process.send_signal(signal.SIGTERM)
-    assert watcher.process.wait(timeout=30) == -signal.SIGTERM
+def test_watch_waits_for_another_render_then_ends_on_sigterm(
+    new_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    project = new_project(script(SCENES))
+    with project_lock(project.path):  # another render holds the project when the watch starts
+        watcher = WatchProcess(project.path, tmp_path / "watch.err")
+        try:
+            line = watcher.next_render()
+            assert "not rendered: another process is rendering the project" in line, line
+            assert "this project is being rendered" in watcher.stderr.read_text()
+        except BaseException:
+            watcher.stop()
+            raise
+    try:
+        line = watcher.next_render()  # once that render has ended, with no change saved
+        assert "build/final.mp4 rendered in" in line and "(the other render has ended)" in line, line
+        # Snakemake's scheduler sets its own SIGTERM handler and leaves it: it must not outlive the render.
+        watcher.process.send_signal(signal.SIGTERM)
+        assert watcher.process.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        watcher.stop()
 
 
 def test_ctrl_c_during_a_watched_render_stops_it_in_one_line(watched: tuple[Project, WatchProcess]) -> None:
