@@ -274,8 +274,9 @@ def test_every_ffmpeg_call_has_a_time_limit() -> None:
         if re.search(r"subprocess\.(run|Popen|call|check_)", path.read_text(encoding="utf-8"))
     )
     # ffmpeg.py runs ffmpeg; render.py runs snakemake (whose jobs call the two above); the load test
-    # of `make bench` starts a `reelmake serve`.
-    assert starters == ["ffmpeg.py", "render.py", "service/loadtest.py"], starters
+    # of `make bench` starts a `reelmake serve`; watch.py's WatchProcess starts `reelmake watch` for the bench
+    # and the tests.
+    assert starters == ["ffmpeg.py", "render.py", "service/loadtest.py", "watch.py"], starters
 
 
 # --- media limits, each at and just over ----------------------------------------------------------------
