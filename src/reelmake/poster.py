@@ -6,11 +6,12 @@ the video's title typeset over it: a thumbnail) or a number of seconds (the fram
 
 from __future__ import annotations
 
+import io
+
 import av
 from PIL import Image, ImageDraw
 
 from reelmake.fonts import BOLD, default_stack
-from reelmake.fsutil import atomic_output
 from reelmake.visuals import THEMES, safe_margins
 
 POSTER_SHORT_SIDE = 720  # 1280x720 for landscape, 720x1280 vertical, 720x720 square
@@ -62,7 +63,7 @@ def title_card(frame: Image.Image, title: str) -> Image.Image:
     return card
 
 
-def write_poster(video: str, at_s: float, title: str | None, out: str) -> None:
+def poster_jpeg(video: str, at_s: float, title: str | None) -> bytes:
     """The poster JPEG: the frame at ``at_s``, 720 pixels on its short side; a title card if ``title``."""
     image = frame_at(video, at_s)
     scale = POSTER_SHORT_SIDE / min(image.size)
@@ -70,5 +71,6 @@ def write_poster(video: str, at_s: float, title: str | None, out: str) -> None:
     image = image.resize(size, Image.Resampling.LANCZOS)
     if title:
         image = title_card(image, title)
-    with atomic_output(out) as tmp:
-        image.save(tmp, format="JPEG", quality=90)
+    jpeg = io.BytesIO()
+    image.save(jpeg, format="JPEG", quality=90)
+    return jpeg.getvalue()

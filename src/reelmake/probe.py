@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -105,8 +107,17 @@ class _Timeline:
         return None if self.end is None else float((self.end - start) * self.time_base)
 
 
-def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> MediaReport:
-    """Measure ``path``; with ``decode="full"`` every frame is decoded so damage shows up in decode_errors."""
+def probe(
+    path: str | os.PathLike[str],
+    *,
+    decode: DecodeMode = "full",
+    on_packet: Callable[[av.Packet], None] | None = None,
+) -> MediaReport:
+    """Measure ``path``; with ``decode="full"`` every frame is decoded so damage shows up in decode_errors.
+
+    ``on_packet`` is given every packet of the measured video and audio stream as they are read (e.g.
+    bitstream.Mp4Digests.add), so that a caller who also hashes the file reads it only once.
+    """
     if decode not in ("full", "edges", "none"):
         raise ValueError(f"decode must be 'full', 'edges' or 'none', not {decode!r}")
     path = Path(path)
@@ -121,9 +132,13 @@ def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> Media
     with container:
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
-        vline, aline, errors = _scan(container, video, audio, decode)
-        if decode == "edges" and video is not None:
-            errors += _decode_tail(container, video, audio)
+        # The end is decoded by a second reader while this one reads every packet: the decoder works
+        # without the GIL, the packet loop mostly with it.
+        with ThreadPoolExecutor(1, thread_name_prefix="probe-tail") as pool:
+            tail = pool.submit(_decode_tail, path) if decode == "edges" and video is not None else None
+            vline, aline, errors = _scan(container, video, audio, decode, on_packet)
+            if tail is not None:
+                errors += tail.result()
         rate = (video.average_rate or video.guessed_rate) if video else None
         vstart = min(vline.pts) if vline and vline.pts else 0
         # Audio packets before pts 0 are the encoder's priming samples, which the edit list tells players
@@ -156,7 +171,11 @@ def probe(path: str | os.PathLike[str], *, decode: DecodeMode = "full") -> Media
 
 
 def _scan(
-    container: InputContainer, video: VideoStream | None, audio: AudioStream | None, decode: DecodeMode
+    container: InputContainer,
+    video: VideoStream | None,
+    audio: AudioStream | None,
+    decode: DecodeMode,
+    on_packet: Callable[[av.Packet], None] | None,
 ) -> tuple[_Timeline | None, _Timeline | None, list[str]]:
     """Read every packet of the two streams (decoding them when asked); return timelines and errors."""
     vline = _Timeline(video.time_base) if video and video.time_base else None
@@ -178,6 +197,8 @@ def _scan(
             # flush the decoder.
             if packet.size and packet.pts is not None and line is not None:
                 line.add(packet.pts, packet.duration)
+            if on_packet is not None:
+                on_packet(packet)
             if decode == "none":
                 continue
             if decode == "edges" and (packet.pts is None or packet.pts >= edge.get(packet.stream, 0)):
@@ -207,18 +228,27 @@ def _scan(
     return vline, aline, errors
 
 
-def _decode_tail(container: InputContainer, video: VideoStream, audio: AudioStream | None) -> list[str]:
-    """Decode the last EDGE_SECONDS (video from the keyframe before them) to the end."""
-    if container.duration is None or video.time_base is None:
-        return []
-    end_s = container.duration / av.time_base
+def _decode_tail(path: Path) -> list[str]:
+    """Decode the last EDGE_SECONDS (video from the keyframe before them) to the end, with a reader of
+    its own (probe reads the rest of the file at the same time)."""
     errors: list[str] = []
     try:
-        container.seek(max(0, int((end_s - EDGE_SECONDS) / video.time_base)), stream=video, backward=True)
-        for packet in container.demux([s for s in (video, audio) if s is not None]):
-            for frame in packet.decode():
-                if frame.is_corrupt:
-                    errors.append(f"{_at(packet.stream.type, frame.pts, frame.time_base)}: frame is corrupt")
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if container.duration is None or video.time_base is None:
+                return []
+            for stream in (video, audio):
+                if stream is not None:
+                    stream.codec_context.thread_type = "AUTO"
+            end_s = container.duration / av.time_base
+            container.seek(max(0, int((end_s - EDGE_SECONDS) / video.time_base)), stream=video, backward=True)
+            for packet in container.demux([s for s in (video, audio) if s is not None]):
+                errors.extend(
+                    f"{_at(packet.stream.type, f.pts, f.time_base)}: frame is corrupt"
+                    for f in packet.decode()
+                    if f.is_corrupt
+                )
     except av.error.FFmpegError as exc:
         errors.append(f"decoding the end failed: {exc.strerror}")
     return errors
