@@ -97,13 +97,14 @@ def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Pat
     ):
         slots = _slots(placed, template)
         stream = sink.add_stream_from_template(template.streams.audio[0])
+        time_base = Fraction(1, rate)
         for slot in range(count):
             data = slots.get(slot, SILENT_FRAME)
             digest.update(data)
             packet = av.Packet(data)
             packet.pts = packet.dts = (slot - 1) * FRAME
             packet.duration = min(FRAME, total - packet.pts) if slot == count - 1 else FRAME
-            packet.time_base = Fraction(1, rate)
+            packet.time_base = time_base
             packet.stream = stream
             sink.mux(packet)
     return digest.hexdigest()

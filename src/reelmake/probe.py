@@ -25,7 +25,9 @@ from av.video.stream import VideoStream
 from reelmake.errors import UserError
 
 DecodeMode = Literal["full", "edges", "none"]
-EDGE_SECONDS = 2.5  # "edges" decodes this much of the video and the sound at each end (a whole GOP)
+# "edges" decodes this much of the video and the sound at the start (a whole GOP), and the last GOP (a
+# decoder needs nothing before its keyframe) with the sound beside it.
+EDGE_SECONDS = 2.5
 
 # A badly damaged file can fail on every packet; the first few messages say all there is to say.
 _MAX_ERRORS = 20
@@ -132,13 +134,13 @@ def probe(
     with container:
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
-        # The end is decoded by a second reader while this one reads every packet: the decoder works
+        # Each end is decoded by a reader of its own while this one reads every packet: decoders work
         # without the GIL, the packet loop mostly with it.
-        with ThreadPoolExecutor(1, thread_name_prefix="probe-tail") as pool:
-            tail = pool.submit(_decode_tail, path) if decode == "edges" and video is not None else None
-            vline, aline, errors = _scan(container, video, audio, decode, on_packet)
-            if tail is not None:
-                errors += tail.result()
+        ends = (False, True) if decode == "edges" and video is not None else ()
+        with ThreadPoolExecutor(2, thread_name_prefix="probe-edge") as pool:
+            edges = [pool.submit(_decode_edge, path, at_end) for at_end in ends]
+            vline, aline, errors = _scan(container, video, audio, decode == "full", on_packet)
+            errors += [error for edge in edges for error in edge.result()]
         rate = (video.average_rate or video.guessed_rate) if video else None
         vstart = min(vline.pts) if vline and vline.pts else 0
         # Audio packets before pts 0 are the encoder's priming samples, which the edit list tells players
@@ -174,22 +176,21 @@ def _scan(
     container: InputContainer,
     video: VideoStream | None,
     audio: AudioStream | None,
-    decode: DecodeMode,
+    decode: bool,
     on_packet: Callable[[av.Packet], None] | None,
 ) -> tuple[_Timeline | None, _Timeline | None, list[str]]:
-    """Read every packet of the two streams (decoding them when asked); return timelines and errors."""
+    """Read every packet of the two streams (decoding them all if ``decode``); return timelines and
+    errors."""
     vline = _Timeline(video.time_base) if video and video.time_base else None
     aline = _Timeline(audio.time_base) if audio and audio.time_base else None
     streams = [s for s in (video, audio) if s is not None]
     errors: list[str] = []
     if not streams:
         return vline, aline, errors
-    if decode != "none":
+    if decode:
         for stream in streams:
             stream.codec_context.thread_type = "AUTO"
     decoded_video = 0
-    # Where "edges" stops decoding, in each stream's own time base (no Fraction per packet).
-    edge = {s: int(EDGE_SECONDS / s.time_base) for s in streams if s.time_base}
     try:
         for packet in container.demux(streams):
             line = vline if packet.stream is video else aline
@@ -199,58 +200,67 @@ def _scan(
                 line.add(packet.pts, packet.duration)
             if on_packet is not None:
                 on_packet(packet)
-            if decode == "none":
-                continue
-            if decode == "edges" and (packet.pts is None or packet.pts >= edge.get(packet.stream, 0)):
-                continue
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as exc:
-                errors.append(f"{_at(packet.stream.type, packet.pts, packet.time_base)}: {exc.strerror}")
-                continue
-            if packet.stream is video:
-                decoded_video += len(frames)
-                errors.extend(
-                    f"{_at('video', f.pts, f.time_base)}: frame is corrupt" for f in frames if f.is_corrupt
-                )
+            if decode:
+                decoded_video += _decode(packet, errors)
     except av.error.FFmpegError as exc:
         errors.append(f"reading stopped early: {exc.strerror}")
-    if len(errors) > _MAX_ERRORS:
-        errors[_MAX_ERRORS:] = [f"... and {len(errors) - _MAX_ERRORS} more errors"]
+    _limit(errors)
     # A cut-off file still carries the full sample table in its header; the demuxer just stops early.
     if video and vline is not None and len(vline.pts) < video.frames:
         errors.append(
             f"only {len(vline.pts)} of the {video.frames} video frames listed could be read (truncated?)"
         )
     # The H.264 decoder drops frames it cannot reconstruct, often without raising.
-    if decode == "full" and vline is not None and decoded_video != len(vline.pts):
+    if decode and vline is not None and decoded_video != len(vline.pts):
         errors.append(f"decoded {decoded_video} video frames, but the file has {len(vline.pts)}")
     return vline, aline, errors
 
 
-def _decode_tail(path: Path) -> list[str]:
-    """Decode the last EDGE_SECONDS (video from the keyframe before them) to the end, with a reader of
-    its own (probe reads the rest of the file at the same time)."""
+def _decode(packet: av.Packet, errors: list[str]) -> int:
+    """Decode one packet, adding its errors to ``errors``; return how many video frames it gave."""
+    try:
+        frames = packet.decode()
+    except av.error.FFmpegError as exc:
+        errors.append(f"{_at(packet.stream.type, packet.pts, packet.time_base)}: {exc.strerror}")
+        return 0
+    if packet.stream.type != "video":
+        return 0
+    errors.extend(f"{_at('video', f.pts, f.time_base)}: frame is corrupt" for f in frames if f.is_corrupt)
+    return len(frames)
+
+
+def _decode_edge(path: Path, at_end: bool) -> list[str]:
+    """Decode the video and the sound of one end of the file with a reader of its own: the first
+    EDGE_SECONDS, or from the last keyframe to the end. Returns the errors."""
     errors: list[str] = []
     try:
         with av.open(str(path)) as container:
-            video = container.streams.video[0]
-            audio = container.streams.audio[0] if container.streams.audio else None
-            if container.duration is None or video.time_base is None:
-                return []
-            for stream in (video, audio):
-                if stream is not None:
-                    stream.codec_context.thread_type = "AUTO"
-            end_s = container.duration / av.time_base
-            container.seek(max(0, int((end_s - EDGE_SECONDS) / video.time_base)), stream=video, backward=True)
-            for packet in container.demux([s for s in (video, audio) if s is not None]):
-                errors.extend(
-                    f"{_at(packet.stream.type, f.pts, f.time_base)}: frame is corrupt"
-                    for f in packet.decode()
-                    if f.is_corrupt
-                )
+            streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+            video = streams[0]
+            for stream in streams:
+                stream.codec_context.thread_type = "AUTO"
+            if at_end and container.duration is not None and video.time_base is not None:
+                end = int(container.duration / av.time_base / video.time_base)
+                container.seek(end, stream=video, backward=True)  # to the last keyframe
+            # Where the start's decoding stops, in each stream's own time base (no Fraction per packet).
+            edge = {s: int(EDGE_SECONDS / s.time_base) if s.time_base else 0 for s in streams}
+            past: set[av.stream.Stream] = set()
+            for packet in container.demux(streams):
+                if not at_end and (packet.pts is None or packet.pts >= edge[packet.stream]):
+                    past.add(packet.stream)
+                    if len(past) == len(streams):  # the rest of the file is not decoded: stop reading
+                        break
+                    continue
+                _decode(packet, errors)
     except av.error.FFmpegError as exc:
-        errors.append(f"decoding the end failed: {exc.strerror}")
+        errors.append(f"decoding the {'end' if at_end else 'start'} failed: {exc.strerror}")
+    return _limit(errors)
+
+
+def _limit(errors: list[str]) -> list[str]:
+    """Cut ``errors`` to the first few (a badly damaged file fails on every packet)."""
+    if len(errors) > _MAX_ERRORS:
+        errors[_MAX_ERRORS:] = [f"... and {len(errors) - _MAX_ERRORS} more errors"]
     return errors
 
 
