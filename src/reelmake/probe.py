@@ -136,7 +136,7 @@ def probe(
         audio = container.streams.audio[0] if container.streams.audio else None
         # Each end is decoded by a reader of its own while this one reads every packet: decoders work
         # without the GIL, the packet loop mostly with it.
-        ends = (False, True) if decode == "edges" and video is not None else ()
+        ends = (False, True) if decode == "edges" and (video or audio) else ()
         with ThreadPoolExecutor(2, thread_name_prefix="probe-edge") as pool:
             edges = [pool.submit(_decode_edge, path, at_end) for at_end in ends]
             vline, aline, errors = _scan(container, video, audio, decode == "full", on_packet)
@@ -236,12 +236,14 @@ def _decode_edge(path: Path, at_end: bool) -> list[str]:
     try:
         with av.open(str(path)) as container:
             streams = [*container.streams.video[:1], *container.streams.audio[:1]]
-            video = streams[0]
             for stream in streams:
                 stream.codec_context.thread_type = "AUTO"
-            if at_end and container.duration is not None and video.time_base is not None:
-                end = int(container.duration / av.time_base / video.time_base)
-                container.seek(end, stream=video, backward=True)  # to the last keyframe
+            if at_end:
+                first = streams[0]  # the video, if there is one
+                if container.duration is None or first.time_base is None:
+                    return []  # nowhere to seek to: the start's decoding and the packet scan are all
+                end = int(container.duration / av.time_base / first.time_base)
+                container.seek(end, stream=first, backward=True)  # to the last keyframe
             # Where the start's decoding stops, in each stream's own time base (no Fraction per packet).
             edge = {s: int(EDGE_SECONDS / s.time_base) if s.time_base else 0 for s in streams}
             past: set[av.stream.Stream] = set()
