@@ -9,14 +9,16 @@ overlap state at each seam is silence either way: seams are clean, and no scene'
 
 from __future__ import annotations
 
-import functools
+import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from av.container import InputContainer
 
+from reelmake.bitstream import PacketDigest
 from reelmake.ffmpeg import RenderError, run_ffmpeg, sound_time_limit
 from reelmake.fsutil import atomic_output
 
@@ -79,47 +81,52 @@ def encode_window(samples: np.ndarray, rate: int, out: Path) -> Window:
     return window
 
 
-@functools.cache
-def _silent_frame(rate: int, work: Path) -> bytes:
-    """One AAC frame that decodes to silence after silence (taken from an encode of zeros)."""
-    path = work / "silence.m4a"
-    encode(np.zeros(4 * FRAME, np.float32), rate, path)
-    with av.open(str(path)) as container:
-        packets = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
-    return packets[2]
+# One stereo AAC-LC frame that decodes to silence after silence: the encoder's own frame for zeros (its
+# third packet for 4096 samples of zeros; tests/unit/test_aac.py makes it again and decodes it). It holds
+# no scale factor band, so it is the same at every sample rate. A constant: making it costs an ffmpeg run.
+SILENT_FRAME = bytes.fromhex("211004608c1c")
 
 
-def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Path, work: Path) -> None:
-    """Lay each (scene start, window, .m4a) on the frame grid of a track ``total`` samples long."""
-    slots: dict[int, bytes] = {}  # frame index → packet; index 0 is the track's priming frame
-    template = None
-    for scene_start, window, path in placed:
-        first = round((scene_start + window.start) / FRAME)  # grid frame where the window's sample 0 lands
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            template = template or path
-            packets = [bytes(p) for p in container.demux(stream) if p.size]
-        # packets[0] is the window's own priming frame: it takes the slot just before the window.
-        for offset, packet in enumerate(packets):
-            slot = first + offset
-            if slot in slots:
-                raise RenderError(f"audio of {path} overlaps the scene before it; report this as a bug")
-            slots[slot] = packet
-    if template is None:
+def join(placed: list[tuple[int, Window, Path]], total: int, rate: int, out: Path) -> str:
+    """Lay each (scene start, window, .m4a) on the frame grid of a track ``total`` samples long; return
+    the packet digest of what was written (bitstream.PacketDigest), which the muxed video must match."""
+    if not placed:
         raise RenderError("there is no audio to join")
-    silence = _silent_frame(rate, work)
+    digest = PacketDigest()
     count = -(-total // FRAME) + 1
-    # The sink is closed on any failure too: a full disk's partial file is freed at once, not at exit.
+    # The first window's stream is the track's template. The sink is closed on any failure too: a full
+    # disk's partial file is freed at once, not at exit.
     with (
-        av.open(str(template)) as source,
+        av.open(str(placed[0][2])) as template,
         atomic_output(out) as tmp,
         av.open(str(tmp), "w", format="mp4") as sink,
     ):
-        stream = sink.add_stream_from_template(source.streams.audio[0])
+        slots = _slots(placed, template)
+        stream = sink.add_stream_from_template(template.streams.audio[0])
+        time_base = Fraction(1, rate)
         for slot in range(count):
-            packet = av.Packet(slots.get(slot, silence))
+            data = slots.get(slot, SILENT_FRAME)
+            digest.update(data)
+            packet = av.Packet(data)
             packet.pts = packet.dts = (slot - 1) * FRAME
             packet.duration = min(FRAME, total - packet.pts) if slot == count - 1 else FRAME
-            packet.time_base = Fraction(1, rate)
+            packet.time_base = time_base
             packet.stream = stream
             sink.mux(packet)
+    return digest.hexdigest()
+
+
+def _slots(placed: list[tuple[int, Window, Path]], first: InputContainer) -> dict[int, bytes]:
+    """Grid frame index → packet of every window (``first`` is the first window's file, open already);
+    index 0 is the track's priming frame."""
+    slots: dict[int, bytes] = {}
+    for index, (scene_start, window, path) in enumerate(placed):
+        at = round((scene_start + window.start) / FRAME)  # grid frame where the window's sample 0 lands
+        with contextlib.nullcontext(first) if index == 0 else av.open(str(path)) as container:
+            packets = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+        # packets[0] is the window's own priming frame: it takes the slot just before the window.
+        for slot, packet in enumerate(packets, start=at):
+            if slot in slots:
+                raise RenderError(f"audio of {path} overlaps the scene before it; report this as a bug")
+            slots[slot] = packet
+    return slots

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
+from av.video.stream import VideoStream
 
 _VCL_TYPES = {1, 5}  # coded slices: non-IDR and IDR
 
@@ -130,30 +130,52 @@ class PictureDigest:
         return self._hash.hexdigest()
 
 
-@dataclass(frozen=True)
-class Mp4Digests:
-    """What an MP4 carries, hashed from its packets: the picture digest of its first video stream and a
-    sha256 over its first audio stream's packets (each with its length)."""
+class PacketDigest:
+    """sha256 over packets, in order, each with its length: what the join copies as it is (its sound)."""
 
-    pictures: PictureDigest
-    audio: str
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def update(self, packet: bytes) -> None:
+        self._hash.update(len(packet).to_bytes(4, "big"))
+        self._hash.update(packet)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class Mp4Digests:
+    """What an MP4 carries, hashed from its packets: the picture digest of its video and the packet digest
+    of its sound. Fed the packets of one video and one audio stream in file order (``add``), so that a
+    reader that demuxes the file anyway (reelmake.probe) hashes it in the same pass."""
+
+    def __init__(self) -> None:
+        self.pictures = PictureDigest()
+        self._audio = PacketDigest()
+        self._length_size: int | None = None
+
+    def add(self, packet: av.Packet) -> None:
+        """Hash one packet (the empty packet that ends a stream carries nothing)."""
+        if not packet.size:
+            return
+        if not isinstance(packet.stream, VideoStream):
+            self._audio.update(bytes(packet))
+            return
+        if self._length_size is None:
+            extradata = packet.stream.codec_context.extradata or b""
+            # avcC's fifth byte holds the NAL length size minus one.
+            self._length_size = (extradata[4] & 0x03) + 1 if len(extradata) > 4 and extradata[0] == 1 else 4
+        self.pictures.update(length_prefixed_units(bytes(packet), self._length_size))
+
+    @property
+    def audio(self) -> str:
+        return self._audio.hexdigest()
 
 
 def mp4_digests(path: Path) -> Mp4Digests:
     """Both digests of an MP4, in one pass over its packets (nothing decoded)."""
-    pictures, audio = PictureDigest(), hashlib.sha256()
+    digests = Mp4Digests()
     with av.open(str(path)) as container:
-        streams = [*container.streams.video[:1], *container.streams.audio[:1]]
-        video = container.streams.video[0] if container.streams.video else None
-        extradata = video.codec_context.extradata or b"" if video else b""
-        # avcC's fifth byte holds the NAL length size minus one.
-        size = (extradata[4] & 0x03) + 1 if len(extradata) > 4 and extradata[0] == 1 else 4
-        for packet in container.demux(streams):
-            if not packet.size:
-                continue
-            if packet.stream is video:
-                pictures.update(length_prefixed_units(bytes(packet), size))
-            else:
-                data = bytes(packet)
-                audio.update(len(data).to_bytes(4, "big") + data)
-    return Mp4Digests(pictures, audio.hexdigest())
+        for packet in container.demux([*container.streams.video[:1], *container.streams.audio[:1]]):
+            digests.add(packet)
+    return digests

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +23,22 @@ import numpy as np
 
 from reelmake import aac
 from reelmake.aac import Window
-from reelmake.bitstream import PictureDigest, annexb_units, idr_frames, mp4_digests, split_frames
+from reelmake.bitstream import (
+    Mp4Digests,
+    PictureDigest,
+    annexb_units,
+    idr_frames,
+    mp4_digests,
+    parameter_sets,
+    split_frames,
+)
 from reelmake.captions import Caption, SceneCaption, to_srt, to_vtt
 from reelmake.chapters import Chapter, ffmetadata, timestamps
 from reelmake.ffmpeg import RenderError, feed_ffmpeg, video_time_limit
 from reelmake.fsutil import atomic_output
 from reelmake.loudness import lufs_of_blocks
 from reelmake.plan import scene_folder, transition_file
-from reelmake.poster import poster_time, write_poster
+from reelmake.poster import frame_in_stream, poster_jpeg, poster_time
 from reelmake.probe import Expectation, check, probe
 from reelmake.speech import SAMPLE_RATE
 
@@ -113,9 +123,11 @@ def compose(
             raise RenderError("this video has music, but its soundtrack was not given to the join")
         track = soundtrack[0]  # mixed for the whole video, measured when it was encoded
         audio = json.loads(soundtrack[1].read_text(encoding="utf-8"))
+        expected_sound = mp4_digests(track).audio
     else:
         track = work / "narration.m4a"
-        aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track, work)
+        # The digest of the packets it wrote: the muxed video must carry exactly them.
+        expected_sound = aac.join(placed, frame_cursor * samples_per_frame, SAMPLE_RATE, track)
         # Pooled from the scenes' own gating blocks (blocks that span a cut are not counted); the track's
         # true peak is its loudest scene's, as each window starts and ends in silence.
         peaks = [p for p in scene_peaks if p is not None]
@@ -128,41 +140,45 @@ def compose(
     metadata = work / "chapters.ffmeta"
     with atomic_output(metadata) as tmp:  # never left empty or cut short by a full disk
         tmp.write_text(ffmetadata(chapters), encoding="utf-8")
+    choice = composition.get("poster", "frame")
+    poster_at = poster_time(choice, (entries[0]["start_s"], entries[0]["end_s"]), total_s)
+    poster_title = composition["title"] if choice == "title" else None
     # The video is moved into place last, after every file that goes with it: a render killed before
     # that leaves the previous video (the fault suite kills renders here), never a new one without its
     # manifest and poster.
-    with atomic_output(video) as joined:
+    with atomic_output(video) as joined, ThreadPoolExecutor(2, thread_name_prefix="compose") as pool:
+        # The poster is made from the segments while ffmpeg muxes them (its decoder works without the
+        # GIL), and put in place only once the muxed file has passed the check.
+        poster = pool.submit(_poster, scenes, entries, _frame_shown_at(poster_at, fps), poster_title)
         # Copying frames is far cheaper than encoding them: the encoder's limit is ample.
         limit = video_time_limit(frame_cursor, width * height / 1e6)
         expected_pictures = _mux(scenes, track, metadata, fps, composition["title"], joined, limit)
-        # The picture and sound data are checked byte for byte against what was fed in; only the edges
-        # are decoded (a full decode of a 3-minute 1080p video costs seconds, on every edit).
-        report = probe(joined, decode="edges")
+        chapter_list = pool.submit(chapter_starts, joined)  # read while the file is checked
+        # The picture and sound data are checked byte for byte against what was fed in, hashed in
+        # the same pass that measures the file; only the edges are decoded (a full decode of a
+        # 3-minute 1080p video costs seconds, on every edit).
+        digests = Mp4Digests()
+        report = probe(joined, decode="edges", on_packet=digests.add)
         problems = check(report, Expectation(width=width, height=height, fps=fps, duration_s=total_s))
-        digests = mp4_digests(joined)
         if digests.pictures.hexdigest() != expected_pictures:
             problems.append("its video data differs from the scenes' segments (damaged while writing)")
-        if digests.audio != mp4_digests(track).audio:
+        if digests.audio != expected_sound:
             problems.append(f"its sound data differs from {track} (damaged while writing)")
-        found = len(chapter_starts(joined))
+        found = len(chapter_list.result())
         if found != len(chapters):
             problems.append(f"it has {found} chapters, not one per scene ({len(chapters)})")
         if problems:
             raise RenderError(
                 f"the joined video failed validation, so {video} was not written: " + "; ".join(problems)
             )
-        for path, text in (
-            (outputs.srt, to_srt(captions)),
-            (outputs.vtt, to_vtt(captions)),
-            (outputs.chapters, timestamps(chapters)),
+        for path, content in (
+            (outputs.srt, to_srt(captions).encode()),
+            (outputs.vtt, to_vtt(captions).encode()),
+            (outputs.chapters, timestamps(chapters).encode()),
+            (outputs.poster, poster.result()),
         ):
             with atomic_output(path) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        choice = composition.get("poster", "frame")
-        at_s = poster_time(choice, (entries[0]["start_s"], entries[0]["end_s"]), total_s)
-        write_poster(
-            str(joined), at_s, composition["title"] if choice == "title" else None, str(outputs.poster)
-        )
+                tmp.write_bytes(content)
         data = {
             "title": composition["title"],
             "duration_s": round(total_s, 6),
@@ -183,6 +199,27 @@ def compose(
         with atomic_output(outputs.manifest) as tmp:
             tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return data
+
+
+def _frame_shown_at(at_s: float, fps: int) -> int:
+    """The index of the frame shown at ``at_s`` seconds: the first that starts then or after (within a
+    microsecond); ``at_s`` is inside the video (poster_time)."""
+    return math.ceil((at_s - 1e-6) * fps - 1e-9)
+
+
+def _poster(scenes: list[SceneMedia], entries: list[dict[str, Any]], frame: int, title: str | None) -> bytes:
+    """The poster JPEG of video frame ``frame``, decoded from the segments that show it (from the keyframe
+    before it): the joined file's check proves that it carries exactly their pictures."""
+    first = 0  # the scene's first frame in the video
+    for scene, entry in zip(scenes, entries, strict=True):
+        if frame < first + entry["frames"] or scene is scenes[-1]:
+            break
+        first += entry["frames"]
+    stream = b"".join(_played_segments(scene))
+    index = min(frame - first, entry["frames"] - 1)
+    keyframe = max(k for k in idr_frames(stream) if k <= index)
+    gop = parameter_sets(stream) + split_frames(stream, keyframe)[1]
+    return poster_jpeg(frame_in_stream(gop, index - keyframe), title)
 
 
 def chapter_starts(path: Path) -> list[float]:

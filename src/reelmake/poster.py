@@ -6,11 +6,14 @@ the video's title typeset over it: a thumbnail) or a number of seconds (the fram
 
 from __future__ import annotations
 
+import io
+import itertools
+
 import av
 from PIL import Image, ImageDraw
 
+from reelmake.ffmpeg import RenderError
 from reelmake.fonts import BOLD, default_stack
-from reelmake.fsutil import atomic_output
 from reelmake.visuals import THEMES, safe_margins
 
 POSTER_SHORT_SIDE = 720  # 1280x720 for landscape, 720x1280 vertical, 720x720 square
@@ -25,12 +28,12 @@ def poster_time(choice: str | float, first_scene: tuple[float, float], duration_
     return (first_scene[0] + first_scene[1]) / 2
 
 
-def frame_at(video: str, at_s: float) -> Image.Image:
-    """The picture shown at ``at_s`` seconds."""
-    with av.open(video) as container:
-        stream = container.streams.video[0]
-        container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
-        frame = next(f for f in container.decode(stream) if f.pts is not None and f.time >= at_s - 1e-6)
+def frame_in_stream(stream: bytes, index: int) -> Image.Image:
+    """Picture ``index`` of a raw H.264 stream that starts with a keyframe."""
+    with av.open(io.BytesIO(stream), format="h264") as container:
+        frame = next(itertools.islice(container.decode(video=0), index, None), None)
+        if frame is None:
+            raise RenderError(f"the video has no frame {index} after its keyframe for the poster")
         return frame.to_image()
 
 
@@ -62,13 +65,13 @@ def title_card(frame: Image.Image, title: str) -> Image.Image:
     return card
 
 
-def write_poster(video: str, at_s: float, title: str | None, out: str) -> None:
-    """The poster JPEG: the frame at ``at_s``, 720 pixels on its short side; a title card if ``title``."""
-    image = frame_at(video, at_s)
+def poster_jpeg(image: Image.Image, title: str | None) -> bytes:
+    """The poster JPEG of a frame: 720 pixels on its short side; a title card if ``title``."""
     scale = POSTER_SHORT_SIDE / min(image.size)
     size = (round(image.width * scale / 2) * 2, round(image.height * scale / 2) * 2)
     image = image.resize(size, Image.Resampling.LANCZOS)
     if title:
         image = title_card(image, title)
-    with atomic_output(out) as tmp:
-        image.save(tmp, format="JPEG", quality=90)
+    jpeg = io.BytesIO()
+    image.save(jpeg, format="JPEG", quality=90)
+    return jpeg.getvalue()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from reelmake import aac
+from reelmake.bitstream import mp4_digests
 from reelmake.ffmpeg import RenderError
 from reelmake.probe import probe
 
@@ -41,7 +42,8 @@ def test_join_places_every_scene_within_half_a_frame(tmp_path: Path) -> None:
         placed.append((start, aac.encode_window(samples, RATE, path), path))
         start += len(samples)
     out = tmp_path / "joined.m4a"
-    aac.join(placed, start, RATE, out, tmp_path)
+    written = aac.join(placed, start, RATE, out)
+    assert written == mp4_digests(out).audio  # the digest of what it wrote, which the mux must carry
     report = probe(out)
     assert report.audio_duration_s == pytest.approx(start / RATE, abs=1e-6)
     assert report.decode_errors == []
@@ -65,8 +67,30 @@ def test_overlapping_windows_are_refused(tmp_path: Path) -> None:
             16384,
             RATE,
             tmp_path / "x.m4a",
-            tmp_path,
         )
+
+
+@pytest.mark.parametrize("rate", [RATE, 44_100])
+def test_the_silent_frame_is_the_encoders_own_for_zeros(tmp_path: Path, rate: int) -> None:
+    path = tmp_path / "zeros.m4a"
+    aac.encode(np.zeros(4 * aac.FRAME, np.float32), rate, path)
+    with av.open(str(path)) as container:
+        packets = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+    assert packets[2] == aac.SILENT_FRAME  # after the priming frame and one frame of zeros
+
+
+def test_the_gaps_between_windows_decode_to_exact_silence(tmp_path: Path) -> None:
+    # One short window at 10 s in a 12 s track: everything before it is the silent frame, laid by join.
+    path = tmp_path / "s.m4a"
+    window = aac.encode_window(scene(3 * RATE, RATE), RATE, path)
+    out = tmp_path / "joined.m4a"
+    aac.join([(9 * RATE, window, path)], 12 * RATE, RATE, out)
+    with av.open(str(out)) as container:
+        decoded = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)
+    assert 12 * RATE <= decoded.shape[1] < 12 * RATE + aac.FRAME  # PyAV keeps the last frame's padding
+    lead = (9 * RATE + window.start) // aac.FRAME * aac.FRAME - aac.FRAME  # before the window's priming
+    assert lead > 8 * RATE and not decoded[:, :lead].any()
+    assert np.abs(decoded[:, 10 * RATE : 10 * RATE + 4800]).max() > 0.3  # the burst, where it was placed
 
 
 @pytest.mark.parametrize("stereo", [False, True])

@@ -8,11 +8,20 @@ import random
 import subprocess
 from pathlib import Path
 
+import av
 import imageio_ffmpeg
 import pytest
 
 from reelmake.errors import UserError
-from reelmake.probe import Expectation, ValidationError, _moov_before_mdat, check, probe, validate
+from reelmake.probe import (
+    EDGE_SECONDS,
+    Expectation,
+    ValidationError,
+    _moov_before_mdat,
+    check,
+    probe,
+    validate,
+)
 
 W, H, FPS, SECONDS = 320, 180, 30, 2.0
 EXPECTED = Expectation(width=W, height=H, fps=FPS, duration_s=SECONDS)
@@ -177,3 +186,30 @@ def _box(kind: bytes, payload: bytes = b"", *, wide: bool = False) -> bytes:
 )
 def test_box_order_handles_64_bit_and_open_ended_sizes(layout: bytes, faststart: bool) -> None:
     assert _moov_before_mdat(io.BytesIO(layout)) is faststart
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_edges_decode_finds_damage_at_either_end(tmp_path: Path, where: str) -> None:
+    # 8 s with a keyframe every second: the start and the end (read by a second reader while the first
+    # reads every packet) are decoded, each EDGE_SECONDS long. Noise over the first or the last keyframe
+    # shows up as decode errors at that end only.
+    clip = tmp_path / "long.mp4"
+    _ffmpeg(
+        "-f", "lavfi", "-t", "8", "-i", f"testsrc2=size={W}x{H}:rate={FPS}",
+        "-f", "lavfi", "-t", "8", "-i", "sine=frequency=440:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+        "-g", str(FPS), "-sc_threshold", "0", "-c:a", "aac", "-movflags", "+faststart", str(clip),
+    )  # fmt: skip
+    assert probe(clip, decode="edges").decode_errors == []
+    with av.open(str(clip)) as container:
+        keyframes = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.is_keyframe]
+    position, size = keyframes[0 if where == "first" else -1]
+    data = bytearray(clip.read_bytes())
+    data[position + size // 4 : position + size * 3 // 4] = random.Random(1).randbytes(
+        size * 3 // 4 - size // 4
+    )
+    clip.write_bytes(bytes(data))
+    errors = probe(clip, decode="edges").decode_errors
+    assert errors
+    times = [float(e.split(" at ")[1].split(" s")[0]) for e in errors if " at " in e]
+    assert times and all(t < EDGE_SECONDS if where == "first" else t > 8 - EDGE_SECONDS - 1 for t in times)

@@ -238,3 +238,34 @@ def test_reorder_renders_only_the_transitions_whose_neighbours_changed(slides_pr
     assert {name: after[name] for name in fades} == fades
     assert composition_transitions(project)[("A", "B")] == old[("A", "B")]
     assert nothing_to_do(project)
+
+
+def test_the_poster_from_the_segments_is_the_frame_of_the_video(
+    renders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The join makes the poster from the segments while they are muxed; it must be the very picture the
+    # video shows: in a fade, in a still after it, in a scene shorter than its fade, in a clip after its
+    # keyframe, at the first and the last frame.
+    from reelmake.compose import SceneMedia, _frame_shown_at, _poster
+    from reelmake.poster import poster_jpeg
+
+    folder = renders["fades"]
+    monkeypatch.chdir(folder)
+    plan = json.loads((folder / "build" / "composition.json").read_text())
+    scenes = [SceneMedia(s["index"], s["id"], s["title"], s["hash"], s["transition"]) for s in plan["scenes"]]
+    entries = json.loads((folder / "build" / "manifest.json").read_text())["scenes"]
+    first = starts(folder)
+    total = sum(e["frames"] for e in entries)
+    wanted = [
+        0,
+        first["Blue"] + 7,
+        first["Blue"] + FADE + 20,
+        first["Green"] + 3,
+        first["Clip two"] + 70,
+        total - 1,
+    ]
+    with av.open(str(folder / "build" / "final.mp4")) as container:
+        pictures = [f.to_image() for f in itertools.islice(container.decode(video=0), total)]
+    for frame in wanted:
+        assert _poster(scenes, entries, frame, "T") == poster_jpeg(pictures[frame], "T"), frame
+    assert [_frame_shown_at(s, 30) for s in (0.0, 2.0, 2.0 + 1e-7, 2.01, 59 / 30)] == [0, 60, 60, 61, 59]
