@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from reelmake.plan import Plan
 
 
+# As the project profile's max-checksum-file-size (see its comment): Snakemake hashes every input of a
+# finished job once per output, 1,300 hashes of the scenes' segments and sound after each join.
+CHECKSUM_MAX_BYTES = 64_000
+
+
 class WorkflowEvents(logging.Handler):
     """Snakemake's log records as calls: a job started, a job finished (with the new totals), a job failed."""
 
@@ -159,7 +164,9 @@ def run_workflow(
                 snakefile=project / "Snakefile",
                 workdir=project,
             )
-            dag = workflow.dag(dag_settings=DAGSettings(force_incomplete=True))
+            dag = workflow.dag(
+                dag_settings=DAGSettings(force_incomplete=True, max_checksum_file_size=CHECKSUM_MAX_BYTES)
+            )
             # As the project profile: jobs in this process's threads, the greedy scheduler, no Snakemake lock.
             dag.execute_workflow(
                 pseudo_executor="dryrun" if dry_run else None,
