@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from reelmake.plan import Plan
 
 
+INTERRUPTED = 128 + signal.SIGINT  # the exit status of a render stopped by Ctrl-C, as shells report it
 # As the project profile's max-checksum-file-size (see its comment): Snakemake hashes every input of a
 # finished job once per output, 1,300 hashes of the scenes' segments and sound after each join.
 CHECKSUM_MAX_BYTES = 64_000
@@ -65,12 +66,18 @@ class WorkflowEvents(logging.Handler):
             self.last_finished = (rule, scene)
         elif event == "progress":  # logged right after each job_finished, with the new counts
             self.job_finished(*self.last_finished, done=int(record.done), total=int(record.total))
-        elif event == "error" and self.disk_full is None:
-            self.disk_full = disk_full_line(record.getMessage())
-            self.no_space = self.no_space or mentions_no_space(record.getMessage())
+        elif event == "error":
+            self.error_reported(record.getMessage())
         elif event == "job_error":
             rule, scene, _ = self.jobs.get(int(getattr(record, "jobid", -1)), ("", None, None))
             self.failed_job(rule, scene)
+
+    def error_reported(self, text: str) -> None:
+        """Snakemake reported an error (a log record, or its console output line by line): keep the first
+        full-disk message in it, and note whether it says the disk was full at all."""
+        if self.disk_full is None:
+            self.disk_full = disk_full_line(text)
+            self.no_space = self.no_space or mentions_no_space(text)
 
     def failed_job(self, rule: str, scene: str | None) -> None:
         self.first_failed = self.first_failed or (rule, scene)
@@ -227,7 +234,7 @@ def _stopped(console: Console, progress: Progress, task: TaskID) -> int:
     """The one line a render stopped by Ctrl-C ends with, and its exit status (130, as shells report)."""
     progress.update(task, description="[yellow]stopped")
     console.print("reelmake: stopped (Ctrl-C); finished scenes are kept: render again to go on")
-    return 128 + signal.SIGINT
+    return INTERRUPTED
 
 
 def render(
@@ -288,9 +295,7 @@ class OutputReader:
 
     def feed(self, line: str) -> None:
         self.tail.append(line)
-        if self.events.disk_full is None:
-            self.events.disk_full = disk_full_line(line)
-            self.events.no_space = self.events.no_space or mentions_no_space(line)
+        self.events.error_reported(line)
         if self.report or "Error in " in line or line.startswith("Error executing "):
             self.report.append(line)
         if field := _JOB_FIELD.match(line.rstrip("\n")):

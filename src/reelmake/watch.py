@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from typing import Any, TextIO
 from reelmake.errors import UserError
 from reelmake.lock import ProjectBusy, ensure_free
 from reelmake.plan import BUILD, plan_project
+from reelmake.render import INTERRUPTED, render
 
 POLL_S = 0.05  # how often the project's files are looked at
 # What renders write, and hidden files (editors' swap and backup files, .snakemake): never inputs.
@@ -106,7 +106,6 @@ def render_once(project: Path, config: dict[str, Any], cores: int | None, out: T
     """One render, reported in one line on ``out``: rendered (and how long it took), up to date, or
     failed (its message is printed above the line). Returns the render's exit status."""
     from reelmake.jobs import preload_voices
-    from reelmake.render import render
 
     started = time.perf_counter()
     stamp = datetime.now().strftime("%H:%M:%S")
@@ -134,7 +133,7 @@ def render_once(project: Path, config: dict[str, Any], cores: int | None, out: T
         outcome = "not rendered: another process is rendering the project; rendering again when it ends"
     else:
         outcome = "not rendered (see above)"
-    if status != 128 + signal.SIGINT:
+    if status != INTERRUPTED:
         print(f"[{stamp}] {outcome} ({why}); watching for changes", file=out, flush=True)
     return status
 
@@ -149,7 +148,7 @@ def watch(
     try:
         while True:
             status = render_once(project, config, cores, out, why)
-            if status == 128 + signal.SIGINT:
+            if status == INTERRUPTED:
                 return status
             # A change saved during the render renders again at once; otherwise wait for one (or, while
             # another process renders the project, for that render to end).
@@ -162,7 +161,7 @@ def watch(
             seen = current
     except KeyboardInterrupt:
         print("reelmake: stopped watching", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return INTERRUPTED
 
 
 class WatchProcess:
