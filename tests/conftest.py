@@ -64,16 +64,20 @@ class Project:
         return json.loads((self.path / "build" / "manifest.json").read_text())
 
 
+def make_project(folder: Path, script: str, **settings: object) -> Project:
+    """A small project in ``folder`` made by `reelmake new`, with ``script`` and SMALL plus ``settings``."""
+    assert reelmake_main(["new", str(folder)]) == 0
+    (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, **settings}))
+    project = Project(folder)
+    project.write_script(script)
+    return project
+
+
 @pytest.fixture
 def new_project(tmp_path: Path) -> Callable[..., Project]:
     """Make a small project: ``new_project(script_text, **settings)``."""
 
     def make(script: str, **settings: object) -> Project:
-        folder = tmp_path / "proj"
-        assert reelmake_main(["new", str(folder)]) == 0
-        (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, **settings}))
-        project = Project(folder)
-        project.write_script(script)
-        return project
+        return make_project(tmp_path / "proj", script, **settings)
 
     return make

@@ -6,8 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import SMALL, Project
+from conftest import Project, make_project
 
 SCENES = {
     "One": "The first scene speaks.",
@@ -39,15 +38,9 @@ def nothing_to_do(project: Project) -> bool:
 
 @pytest.fixture(scope="module")
 def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("incremental") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump(SMALL))
-    project = Project(folder)
-    project.write_script(script(SCENES))
+    project = make_project(tmp_path_factory.mktemp("incremental") / "proj", script(SCENES))
     project.snakemake()
-    return folder
+    return project.path
 
 
 @pytest.fixture

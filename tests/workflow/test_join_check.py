@@ -10,8 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
-import yaml
-from conftest import SMALL, Project
+from conftest import make_project
 
 from reelmake import aac, compose, jobs
 from reelmake.bitstream import split_frames
@@ -31,15 +30,9 @@ The second scene speaks too.
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("joincheck") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump(SMALL))
-    project = Project(folder)
-    project.write_script(SCRIPT)
+    project = make_project(tmp_path_factory.mktemp("joincheck") / "proj", SCRIPT)
     project.snakemake()
-    return folder
+    return project.path
 
 
 def join(project: Path, out: Path) -> dict[str, Path]:
