@@ -109,12 +109,17 @@ def test_report(result: dict) -> None:
                    "min SSIM (mid-scene frame vs still)", "max |A/V offset| at scene starts",
                    "|audio end − video end|", "average video bitrate", "full render ÷ cold preview",
                    "full render ÷ preview after a full render (narration cached)",
+                   "default settings (burned captions, moving photos): full render ÷ cold preview",
                    "video jobs per second of photo scene (Ken Burns)"):  # fmt: skip
         assert wanted in figures
     for name in ("preview", "preview_after_full"):
         preview = result[name]
         assert not preview.get("failed"), preview.get("note")
         assert preview["wall_s"] > 0 and preview["size"] == "320x180"  # a preview never enlarges
+    defaults = result["defaults_preview"]
+    assert not defaults.get("failed"), defaults.get("note")
+    assert "motion" not in defaults["settings"] and "captions" not in defaults["settings"]
+    assert defaults["full_wall_s"] > 0 and defaults["preview"]["size"] == "320x180"
 
 
 def _two_colour_clip(path: Path, seconds: float) -> Path:

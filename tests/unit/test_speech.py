@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -181,6 +182,19 @@ def test_narration_is_deterministic(engine: SpeechEngine) -> None:
     assert first.frames == second.frames
     assert first.cues == second.cues
     assert np.array_equal(first.samples, second.samples)
+
+
+def test_synthesis_in_parallel_jobs_is_hibaris_own(engine: SpeechEngine) -> None:
+    """Jobs run in threads and speak at once: each gets exactly what hibari's own call gives."""
+    from hibari import Hibari
+
+    texts = [TEXT, "Something else entirely, in between.", "A third one. With two sentences!"] * 2
+    expected = {text: Hibari()(text, speed=1.0, seed=0) for text in set(texts)}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        spoken = list(pool.map(engine.synthesize, texts))
+    for text, samples in zip(texts, spoken, strict=True):
+        assert samples.dtype == np.float32
+        assert np.array_equal(samples, expected[text]), text
 
 
 @pytest.mark.parametrize(
