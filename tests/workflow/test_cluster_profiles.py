@@ -12,7 +12,7 @@ from conftest import Project
 
 from reelmake.cli import main
 from reelmake.plan import plan_project
-from reelmake.render import failed_scenes
+from reelmake.render import CHECKSUM_MAX_BYTES, failed_scenes
 
 
 def test_new_writes_local_and_slurm_profiles(tmp_path: Path) -> None:
@@ -25,6 +25,16 @@ def test_new_writes_local_and_slurm_profiles(tmp_path: Path) -> None:
     assert "scene=10" in slurm["group-components"]
     # Cluster jobs are processes of their own; threads are the local profile's business.
     assert "force-use-threads" not in slurm and slurm["cores"] == 2
+
+
+def test_render_and_the_demo_run_as_the_default_profile_says(tmp_path: Path) -> None:
+    """`reelmake render` passes Snakemake the profile's input hashing limit itself (it reads no profile),
+    and the demo project carries the template's profile (it was once left behind)."""
+    assert main(["new", str(tmp_path / "p")]) == 0
+    profile = tmp_path / "p" / "profiles" / "default" / "config.yaml"
+    assert yaml.safe_load(profile.read_text())["max-checksum-file-size"] == CHECKSUM_MAX_BYTES
+    demo = Path(__file__).resolve().parents[2] / "projects" / "demo" / "profiles" / "default" / "config.yaml"
+    assert demo.read_text() == profile.read_text()
 
 
 def scene_clip_memory(project: Project, *config: str) -> set[int]:

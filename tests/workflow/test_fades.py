@@ -10,8 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import yaml
-from conftest import SMALL, Project
+from conftest import Project, make_project
 from helpers import make_image, make_video
 from test_incremental import jobs_run, nothing_to_do, rebuilt
 
@@ -61,17 +60,12 @@ def _audio(video: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The script rendered with fades, then the same build again with `transition: none`."""
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("transitions") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, "transition": "fade"}))
+    project = make_project(tmp_path_factory.mktemp("transitions") / "proj", SCRIPT, transition="fade")
+    folder = project.path
     for name, colour in (("red", RED), ("blue", BLUE), ("green", GREEN)):
         make_image(folder / "assets" / f"{name}.png", (320, 180), colour)
     make_video(folder / "assets" / "one.mp4", 1.0, size="200x150", rate=30)
     make_video(folder / "assets" / "two.mp4", 2.5, size="160x160", rate=30)
-    project = Project(folder)
-    project.write_script(SCRIPT)
     project.snakemake()
     cuts = folder.parent / "cuts"
     shutil.copytree(folder, cuts, symlinks=True)
@@ -167,14 +161,11 @@ def test_a_scene_option_cuts_and_clips_fade_into_clips(
 
 @pytest.fixture(scope="module")
 def slides_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("slides") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, "transition": "fade"}))
-    Project(folder).write_script(slides("A", "B", "C", "D"))
-    Project(folder).snakemake()
-    return folder
+    project = make_project(
+        tmp_path_factory.mktemp("slides") / "proj", slides("A", "B", "C", "D"), transition="fade"
+    )
+    project.snakemake()
+    return project.path
 
 
 def slides(*titles: str) -> str:

@@ -14,8 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import yaml
-from conftest import SMALL, Project
+from conftest import Project, make_project
 from PIL import Image, ImageDraw
 
 from reelmake import jobs
@@ -58,16 +57,11 @@ def discs(path: Path, centres: list[tuple[int, int]], shade: int = 225) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("motion") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump(SMALL))
+    project = make_project(tmp_path_factory.mktemp("motion") / "proj", SCRIPT)
+    folder = project.path
     discs(folder / "assets" / "discs.png", [(192, 120), (448, 120)])
     discs(folder / "assets" / "disc.png", [(320, 120)])
     discs(folder / "assets" / "still.png", [(192, 120), (448, 120)], shade=200)
-    project = Project(folder)
-    project.write_script(SCRIPT)
     project.snakemake()
     return folder
 

@@ -13,10 +13,8 @@ import av
 import numpy as np
 import pytest
 import yaml
-from conftest import SMALL, Project
+from conftest import Project, make_project
 from helpers import ebur128, make_sound
-
-from reelmake.cli import main as reelmake_main
 
 RATE = 48_000
 MUSIC_BAND = (40.0, 100.0)
@@ -42,14 +40,11 @@ A recorded line. And the second one, a little longer.
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    folder = tmp_path_factory.mktemp("music") / "proj"
-    assert reelmake_main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(yaml.safe_dump({**SMALL, "music": "assets/music.wav"}))
+    project = make_project(tmp_path_factory.mktemp("music") / "proj", SCRIPT, music="assets/music.wav")
+    folder = project.path
     make_sound(folder / "assets" / "music.wav", 2.5, (55.0, 82.5), amplitude=0.5)  # shorter: it loops
     voice = folder / "assets" / "voice.wav"
     make_sound(voice, VOICE_TONE_S, (VOICE_TONE,), lead_s=VOICE_LEAD_S, tail_s=VOICE_TAIL_S, channels=1)
-    project = Project(folder)
-    project.write_script(SCRIPT)
     project.snakemake()
     return project
 

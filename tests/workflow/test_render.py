@@ -43,19 +43,13 @@ Thank you for watching!
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import SMALL, Project
+    from conftest import make_project
 
-    from reelmake.cli import main
-
-    folder = tmp_path_factory.mktemp("render") / "proj"
-    assert main(["new", str(folder)]) == 0
-    (folder / "config.yaml").write_text(json.dumps(SMALL))
-    make_image(folder / "assets" / "photo.jpg", (500, 500), (30, 80, 220))
-    make_video(folder / "assets" / "clip.mp4", 1.0, size="200x150", rate=25)
-    project = Project(folder)
-    project.write_script(SCRIPT)
+    project = make_project(tmp_path_factory.mktemp("render") / "proj", SCRIPT)
+    make_image(project.path / "assets" / "photo.jpg", (500, 500), (30, 80, 220))
+    make_video(project.path / "assets" / "clip.mp4", 1.0, size="200x150", rate=25)
     project.snakemake()
-    return folder
+    return project.path
 
 
 def manifest(built: Path) -> dict:
