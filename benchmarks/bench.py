@@ -589,7 +589,7 @@ def service_load_markdown(figures: dict[str, Any]) -> str:
     return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
 
 
-VIDEO_RULES = ("scene_image", "scene_title", "caption_image", "scene_clip")  # all but the narration
+VIDEO_RULES = ("scene_image", "scene_clip")  # all but the narration
 
 
 def video_seconds(build: Path, scene_hash: str) -> float:
@@ -633,7 +633,7 @@ def motion_step(project: BenchProject, cores: int, full: float) -> dict[str, Any
         "moving_s_per_video_s": round(moving_s / video_s, 4) if video_s else None,
         "still_s_per_video_s": round(still_s / video_s, 4) if video_s else None,
         "note": "photo scenes with motion: auto; their narration is reused from the narration cache; "
-        "per-second figures sum Snakemake's `s` of scene_image, scene_title, caption_image, scene_clip",
+        "per-second figures sum Snakemake's `s` of scene_image and scene_clip",
     }
 
 

@@ -96,9 +96,8 @@ def narration_inputs(wildcards):
 
 def scene_clip_inputs(wildcards):
     """Every scene's clip starts from its image.png: a still's picture (encoded once, with one more
-    picture per burned cue), a video scene's title overlay over its asset, or a moving scene's canvas
-    (a photo's title, title.png, on top). Video and moving scenes lay one picture per burned cue over
-    their frames.
+    picture per burned cue), a video scene's title overlay over its asset, or a moving scene's canvas.
+    The clip's job draws what lies over a moving or video scene's frames (cues, a moving photo's title).
     """
     scene = PLAN.scene(wildcards.hash)
     inputs = {
@@ -108,12 +107,6 @@ def scene_clip_inputs(wildcards):
     }
     if scene.kind == "video":
         inputs["asset"] = scene.spec["asset"]["path"]
-    elif scene.kind == "image" and "motion" in scene.spec:
-        inputs["title"] = str(scene.folder / "title.png")
-    if scene.burned_cues and (scene.kind == "video" or "motion" in scene.spec):
-        inputs["captions"] = [
-            str(scene.folder / f"caption{n}.png") for n in range(scene.burned_cues)
-        ]
     return inputs
 
 

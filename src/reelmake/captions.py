@@ -2,8 +2,7 @@
 
 The narration job times the cues (:func:`time_captions`) and stores them in the scene's timing.json;
 burned-in captions and the SRT/WebVTT files are both made from exactly those, so they always agree.
-The cue texts depend only on the narration text (:func:`caption_texts`), so the pictures of burned cues
-can be rendered while the narration is still being spoken.
+The cue texts depend only on the narration text (:func:`caption_texts`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Rules call these from ``run:`` blocks, which the project profile runs in threads
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ import yaml
 from reelmake.diskspace import DiskFull, full_disk_error, is_disk_full, join_bytes, scene_bytes, scene_seconds
 from reelmake.errors import UserError
 from reelmake.ffmpeg import RenderError
-from reelmake.fsutil import atomic_output, link_all
+from reelmake.fsutil import atomic_output, link_all, scratch_path
 from reelmake.plan import (
     BUILD,
     NARRATION_CACHE,
@@ -37,6 +38,8 @@ from reelmake.plan import (
 
 if TYPE_CHECKING:  # jobs import their modules when they run: the workflow loads this file quickly
     from reelmake.aac import Window
+    from reelmake.captions import SceneCaption
+    from reelmake.clips import Overlay
 
 log = logging.getLogger("reelmake")
 
@@ -169,15 +172,6 @@ def render_scene_image(spec: str, out: str) -> None:
         visuals.fit_image(path, width, height, data["fit"], Path(out), data["title"], band_at_top)
 
 
-def render_scene_title(spec: str, out: str) -> None:
-    """A moving photo's title band: a frame-sized RGBA overlay that stays still while the photo moves."""
-    from reelmake import visuals
-
-    data = _spec(spec)
-    band_at_top = "captions" in data  # as on a still photo: burned captions take the bottom
-    visuals.render_title_overlay(data["title"], data["width"], data["height"], Path(out), band_at_top)
-
-
 def render_narration(spec: str, wav: str, aac: str, timing: str) -> None:
     """Speak the scene's narration sentence by sentence; write the WAV, its AAC window and the timings.
 
@@ -265,31 +259,20 @@ def _encode_within_peak(samples: np.ndarray, out: Path) -> tuple[np.ndarray, Win
     )
 
 
-def render_caption(spec: str, number: str, out: str) -> None:
-    """Cue ``number`` of the scene's narration, as a full-frame RGBA picture."""
-    from reelmake import visuals
-    from reelmake.captions import caption_texts
-
-    data = _spec(spec)
-    lines = caption_texts(data["narration"])[int(number)]
-    visuals.render_caption(lines, data["width"], data["height"], Path(out))
-
-
 def render_scene_clip(
-    spec: str, timing: str, out: str, record: str, image: str, asset: str | None = None,
-    title: str | None = None, captions: list[str] | None = None,
+    spec: str, timing: str, out: str, record: str, image: str, asset: str | None = None
 ) -> None:  # fmt: skip
     """The scene's video segment (raw H.264), exactly as many frames as its narration lasts.
 
     A still scene encodes its picture (image.png), and with burned captions one picture per cue, once
-    each; a video scene (its asset under its title overlay, image.png, and any cue pictures) and a moving
-    scene (its canvas, image.png, for a photo its title overlay, and any cue pictures) have every frame
-    made and encoded.
+    each; a video scene (its asset under its title overlay, image.png) and a moving scene (its canvas,
+    image.png) have every frame made and encoded, under a picture per burned cue and, for a moving photo,
+    its title band, drawn here.
     """
     from PIL import Image
 
     from reelmake.captions import SceneCaption
-    from reelmake.clips import Overlay, caption_runs, render_moving_clip, render_still_clip, render_video_clip
+    from reelmake.clips import caption_runs, render_moving_clip, render_still_clip, render_video_clip
     from reelmake.motion import Motion
     from reelmake.visuals import burn_caption
 
@@ -297,23 +280,47 @@ def render_scene_clip(
     record_of_timing = json.loads(Path(timing).read_text())
     frames = record_of_timing["frames"]
     cues = [SceneCaption.from_json(c) for c in record_of_timing["captions"]] if burns_captions(data) else []
-    overlays: list[Overlay] = []
-    if captions is not None:  # video and moving scenes lay each cue's picture over its frames
-        if len(captions) != len(cues):
-            raise RenderError(f"{timing} times {len(cues)} cues, but {len(captions)} were drawn; run again")
-        overlays = [Overlay(Path(p), c.start, c.end) for p, c in zip(captions, cues, strict=True)]
-    if asset is not None:
-        render_video_clip(Path(asset), Path(image), overlays, frames, data, Path(out), Path(record))
-    elif "motion" in data:
-        titled = [Overlay(Path(title), 0, frames)] if title else []
-        motion = Motion(**data["motion"])
-        render_moving_clip(Path(image), titled + overlays, motion, frames, data, Path(out), Path(record))
-    else:
-        with Image.open(image) as opened:
-            picture = opened.convert("RGB")
-        pictures = [picture, *(burn_caption(picture, cue.lines) for cue in cues)]
-        runs = caption_runs([(cue.start, cue.end) for cue in cues], frames)
-        render_still_clip(pictures, runs, data["fps"], Path(out), Path(record))
+    if asset is not None or "motion" in data:
+        with _overlay_files(data, cues, frames, Path(out)) as overlays:
+            if asset is not None:
+                render_video_clip(Path(asset), Path(image), overlays, frames, data, Path(out), Path(record))
+            else:
+                motion = Motion(**data["motion"])
+                render_moving_clip(Path(image), overlays, motion, frames, data, Path(out), Path(record))
+        return
+    with Image.open(image) as opened:
+        picture = opened.convert("RGB")
+    pictures = [picture, *(burn_caption(picture, cue.lines) for cue in cues)]
+    runs = caption_runs([(cue.start, cue.end) for cue in cues], frames)
+    render_still_clip(pictures, runs, data["fps"], Path(out), Path(record))
+
+
+@contextlib.contextmanager
+def _overlay_files(
+    data: dict[str, Any], cues: list[SceneCaption], frames: int, out: Path
+) -> Iterator[list[Overlay]]:
+    """What is laid over a video or moving scene's frames: a moving photo's title band, then each burned
+    cue over its frames. Drawn in the clip's job (a job of their own cost Snakemake more than the drawing)
+    as scratch files beside the segment, which ffmpeg reads; removed after."""
+    from reelmake import visuals
+    from reelmake.clips import Overlay
+
+    width, height = data["width"], data["height"]
+    drawn: list[Overlay] = []
+    try:
+        if "motion" in data and data["kind"] == "image":
+            path = scratch_path(out.with_name("title.png"))
+            # Burned captions take the bottom, as on a still photo.
+            visuals.render_title_overlay(data["title"], width, height, path, "captions" in data)
+            drawn.append(Overlay(path, 0, frames))
+        for number, cue in enumerate(cues):
+            path = scratch_path(out.with_name(f"caption{number}.png"))
+            visuals.render_caption(cue.lines, width, height, path)
+            drawn.append(Overlay(path, cue.start, cue.end))
+        yield drawn
+    finally:
+        for overlay in drawn:
+            overlay.image.unlink(missing_ok=True)
 
 
 def render_transition(spec: str, before: str, after: str, after_record: str, out: str, record: str) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 
 from reelmake import __version__
 from reelmake.assets import AssetCache, resolve_asset
-from reelmake.captions import caption_texts
 from reelmake.diskspace import ensure_room, full_disk_error, is_disk_full, render_bytes, scene_seconds
 from reelmake.errors import UserError
 from reelmake.fonts import font_identity, missing_characters
@@ -84,11 +83,6 @@ class ScenePlan:
     @property
     def folder(self) -> Path:
         return scene_folder(self.hash)
-
-    @functools.cached_property
-    def burned_cues(self) -> int:
-        """How many caption cues are burned into this scene's frames (none unless ``captions: burn``)."""
-        return len(caption_texts(self.spec["narration"])) if burns_captions(self.spec) else 0
 
 
 def scene_named(project: Path, scene_hash: str) -> str:

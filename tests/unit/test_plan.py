@@ -9,7 +9,7 @@ import yaml
 from helpers import make_image, make_sound
 
 from reelmake.errors import UserError
-from reelmake.plan import plan_project, spec_path
+from reelmake.plan import burns_captions, plan_project, spec_path
 
 BASE = """---
 title: Hashes
@@ -150,9 +150,9 @@ def test_caption_mode_reaches_only_scenes_it_burns_into(project: Path) -> None:
     assert [b == s for b, s in zip(burn, sidecar, strict=True)] == [True, False, True]
     assert hashes(project, captions="off") == sidecar  # nothing is burned either way
     photo = plan_project(project).scenes[1]
-    assert photo.spec["captions"] == "burn" and photo.burned_cues == 1
-    assert plan_project(project, {"captions": "sidecar"}).scenes[1].burned_cues == 0
-    assert all(scene.burned_cues == 0 for scene in plan_project(project).scenes[::2])
+    assert photo.spec["captions"] == "burn" and burns_captions(photo.spec)
+    assert not burns_captions(plan_project(project, {"captions": "sidecar"}).scenes[1].spec)
+    assert not any(burns_captions(scene.spec) for scene in plan_project(project).scenes[::2])
 
 
 def test_captions_off_written_bare_in_yaml_means_off(project: Path) -> None:
@@ -167,7 +167,7 @@ def test_a_burned_caption_needs_characters_the_fonts_have(project: Path) -> None
     (project / "script.md").write_text(BASE.replace("Second scene.", "Second scene 🎬."))
     with pytest.raises(UserError, match="U\\+1F3AC"):
         plan_project(project)
-    assert plan_project(project, {"captions": "sidecar"}).scenes[1].burned_cues == 0
+    assert not burns_captions(plan_project(project, {"captions": "sidecar"}).scenes[1].spec)
 
 
 def test_music_is_in_the_composition_and_in_no_scene_hash(project: Path) -> None:
