@@ -102,7 +102,11 @@ def _full_disk(job: Callable[..., Any], paths: dict[str, Any]) -> DiskFull:
     if job is publish:  # hard links need no room for data, only file entries (a copy needs the bytes)
         needed = sum(Path(p).stat().st_size for p in paths["staged"])
         return full_disk_error(build, needed, "publishing the video")
-    return full_disk_error(build, 1_000_000, f"the step {job.__name__}")
+    steps = {
+        write_canonical_script: "the canonical script (build/script.yaml)",
+        mix_soundtrack: "the soundtrack",
+    }
+    return full_disk_error(build, 1_000_000, steps.get(job, f"the step {job.__name__}"))
 
 
 def voices_due(plan: Plan, *, due_only: bool = True) -> set[tuple[str, float]]:

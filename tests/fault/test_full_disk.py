@@ -27,6 +27,7 @@ from fault.disk_support import (
     set_photo_seconds,
     small_disk,
 )
+from reelmake import jobs
 from reelmake.diskspace import MIN_FREE_BYTES, render_bytes
 from reelmake.fsutil import link_all
 from reelmake.plan import plan_project
@@ -156,3 +157,24 @@ def test_publishing_is_all_or_nothing_when_no_file_can_be_made(tmp_path: Path) -
         assert failed.value.errno == errno.ENOSPC
         assert [p.read_bytes() for p in published] == [b"old", b"old"]
         assert sorted(p.name for p in disk.iterdir()) == ["a.srt", "fillers", "final.mp4", "staged"]
+
+
+def test_the_canonical_script_step_on_a_full_disk_names_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first step of a render can meet the full disk too (a disk another program fills): its message
+    names the file it was writing, not the function."""
+    with small_disk(tmp_path / "disk", 8) as disk:
+        (disk / "build").mkdir()
+        (disk / "script.md").write_text("## One\nA scene.\n" * 50, encoding="utf-8")
+        monkeypatch.chdir(disk)
+        with filled(disk, 0), pytest.raises(jobs.JobFailed) as failed:
+            jobs.run_job(str(tmp_path / "step.log"), jobs.write_canonical_script, source="script.md",
+                         out="build/script.yaml")  # fmt: skip
+        assert re.fullmatch(
+            rf"the disk holding {re.escape(str(disk / 'build'))} is full \(needed about [\d.,]+ [kM]B more "
+            r"for the canonical script \(build/script\.yaml\)\): free space and run again "
+            r"\(`reelmake gc` lists rendered files the script no longer uses\)",
+            str(failed.value),
+        ), str(failed.value)
+        assert sorted(p.name for p in (disk / "build").iterdir()) == []  # nothing half-written
