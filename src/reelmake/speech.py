@@ -60,7 +60,7 @@ class HibariEngine:
             sentences = self._tts.phonemize(text)
         noise = np.random.default_rng(0)
         parts = [self._tts.from_ids(self._tts.ids(s), self._speed, noise) for s in sentences]
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+        return np.asarray(np.concatenate(parts), dtype=np.float32) if parts else np.zeros(0, np.float32)
 
 
 _ENGINES_LOCK = threading.Lock()
